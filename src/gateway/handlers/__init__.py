@@ -1,0 +1,1 @@
+"""One module per S3 operation family; handlers return values, `gateway.render` turns them into HTTP."""
