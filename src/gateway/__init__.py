@@ -1,1 +1,1 @@
-"""The S3 edge and composition root: aiohttp apps, dispatch, auth/authorize once, handlers, render."""
+"""The S3 edge and composition root: aiohttp apps, dispatch, auth once, handlers, render."""

@@ -1,1 +1,1 @@
-"""PBucket -> vendor bucket(s): placement policies, the narrow `Upstream` interface and its vendors."""
+"""PBucket -> vendor bucket(s): placement policies, the `Upstream` interface and its vendors."""

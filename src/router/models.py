@@ -33,8 +33,8 @@ __all__ = [
 class ByteRange:
     """One parsed `Range: bytes=` spec, not yet resolved against a size.
 
-    `first`/`last` inclusive as in RFC 9110 §14.1.2; `suffix` set for `bytes=-N` (then first/last are
-    None); `last` None for `bytes=N-`.
+    `first`/`last` inclusive as in RFC 9110 §14.1.2; `suffix` set for `bytes=-N` (then
+    first/last are None); `last` None for `bytes=N-`.
     """
 
     first: int | None = None
@@ -122,7 +122,7 @@ class PutOptions:
     # URL-encoded tag set as in the x-amz-tagging header ("a=1&b=2").
     tagging: str | None = None
     storage_class: str | None = None
-    # Checksums the gateway has already verified while streaming; forwarded so the vendor stores them.
+    # Checksums the gateway verified while streaming; forwarded so the vendor stores them.
     content_md5: str | None = None
     checksum_algorithm: str | None = None
     checksum_value: str | None = None

@@ -1,1 +1,1 @@
-"""One module per S3 operation family; handlers return values, `gateway.render` turns them into HTTP."""
+"""One module per S3 operation family; handlers return values that `gateway.render` renders."""

@@ -1,0 +1,40 @@
+"""`pcache` command line: `pcache serve [-c FILE] [--listen HOST:PORT] [--data-dir DIR]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gateway.config import ConfigError, load_config
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pcache", description="PCache S3 caching gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run a gateway node")
+    serve.add_argument("-c", "--config", type=Path, help="TOML config file")
+    serve.add_argument("--listen", help="HOST:PORT for the S3 HTTP listener")
+    serve.add_argument("--data-dir", type=Path, help="data directory (default ./pcache-data)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        try:
+            cfg = load_config(args.config, listen=args.listen, data_dir=args.data_dir)
+        except ConfigError as exc:
+            print(f"pcache: {exc}", file=sys.stderr)
+            return 2
+        from gateway.server import run
+
+        run(cfg)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""Load and validate the TOML config into typed settings; every error names the key at fault.
+
+Lower packages never read files or the environment: this module fills their settings
+dataclasses. `config.example.toml` documents every key with its default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Config", "ConfigError", "PBucketConfig", "VendorConfig", "load_config"]
+
+
+class ConfigError(Exception):
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config error at {key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class VendorConfig:
+    name: str
+    type: str  # "local" | "s3"
+    root: Path | None = None
+    endpoint: str | None = None
+    region: str = "us-east-1"
+    access_key: str = ""
+    secret_key: str = ""
+    addressing_style: str = "path"
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PBucketConfig:
+    name: str
+    vendor: str
+    bucket: str
+    prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    listen: str = "127.0.0.1:9000"
+    https_listen: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    region: str = "us-east-1"
+    domain: str | None = None
+    data_dir: Path = Path("pcache-data")
+    master_key_file: Path | None = None
+    log_level: str = "info"
+    redis_url: str | None = None
+    vendors: dict[str, VendorConfig] = field(default_factory=dict)
+    default_vendor: str | None = None
+    bucket_template: str = "{pbucket}"
+    pbuckets: tuple[PBucketConfig, ...] = ()
+    shutdown_timeout: float = 30.0
+
+
+_TOP = {"node", "redis", "vendors", "buckets", "pbuckets"}
+_NODE = {
+    "listen",
+    "https_listen",
+    "tls_cert",
+    "tls_key",
+    "region",
+    "domain",
+    "data_dir",
+    "master_key_file",
+    "log_level",
+    "shutdown_timeout",
+}
+_VENDOR = {
+    "type",
+    "root",
+    "endpoint",
+    "region",
+    "access_key",
+    "secret_key",
+    "access_key_env",
+    "secret_key_env",
+    "addressing_style",
+    "connect_timeout",
+    "read_timeout",
+    "verify_tls",
+}
+
+
+def _table(doc: dict[str, Any], key: str, path: str) -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(path, "must be a table")
+    return value
+
+
+def _str(doc: dict[str, Any], key: str, path: str, default: str | None = None) -> str | None:
+    value = doc.get(key, default)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{path}.{key}", "must be a string")
+    return value or default
+
+
+def _num(doc: dict[str, Any], key: str, path: str, default: float) -> float:
+    value = doc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{path}.{key}", "must be a positive number")
+    return float(value)
+
+
+def _unknown(doc: dict[str, Any], allowed: set[str], path: str) -> None:
+    for key in doc:
+        if key not in allowed:
+            raise ConfigError(f"{path}.{key}" if path else key, "unknown key")
+
+
+def _listen(value: str | None, path: str) -> str | None:
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(path, f"expected HOST:PORT, got {value!r}")
+    return value
+
+
+def _vendor(name: str, doc: dict[str, Any], data_dir: Path) -> VendorConfig:
+    path = f"vendors.{name}"
+    _unknown(doc, _VENDOR, path)
+    kind = _str(doc, "type", path, "s3")
+    if kind == "local":
+        root = _str(doc, "root", path)
+        return VendorConfig(name, "local", root=Path(root) if root else data_dir / "vendor")
+    if kind != "s3":
+        raise ConfigError(f"{path}.type", f"must be 'local' or 's3', got {kind!r}")
+    endpoint = _str(doc, "endpoint", path)
+    if not endpoint or not endpoint.startswith(("http://", "https://")):
+        raise ConfigError(f"{path}.endpoint", "must be an http:// or https:// URL")
+    style = _str(doc, "addressing_style", path, "path")
+    if style not in ("path", "virtual"):
+        raise ConfigError(f"{path}.addressing_style", "must be 'path' or 'virtual'")
+    return VendorConfig(
+        name,
+        "s3",
+        endpoint=endpoint,
+        region=_str(doc, "region", path, "us-east-1") or "us-east-1",
+        access_key=_secret(doc, "access_key", path),
+        secret_key=_secret(doc, "secret_key", path),
+        addressing_style=style or "path",
+        connect_timeout=_num(doc, "connect_timeout", path, 5.0),
+        read_timeout=_num(doc, "read_timeout", path, 60.0),
+        verify_tls=bool(doc.get("verify_tls", True)),
+    )
+
+
+def _secret(doc: dict[str, Any], key: str, path: str) -> str:
+    """A credential given inline, or (better) by the name of an environment variable."""
+    env_name = _str(doc, key + "_env", path)
+    if env_name:
+        value = os.environ.get(env_name)
+        if value is None:
+            raise ConfigError(f"{path}.{key}_env", f"environment variable {env_name} is not set")
+        return value
+    value = _str(doc, key, path)
+    if not value:
+        raise ConfigError(
+            f"{path}.{key}",
+            f"is required (or set it through an environment variable named by {key}_env)",
+        )
+    return value
+
+
+def _pbuckets(items: Any, vendors: dict[str, VendorConfig]) -> tuple[PBucketConfig, ...]:
+    if not isinstance(items, list):
+        raise ConfigError("pbuckets", "must be an array of tables ([[pbuckets]])")
+    out = []
+    for i, item in enumerate(items):
+        path = f"pbuckets[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(path, "must be a table")
+        _unknown(item, {"name", "vendor", "bucket", "prefix"}, path)
+        name, vendor = _str(item, "name", path), _str(item, "vendor", path)
+        if not name:
+            raise ConfigError(f"{path}.name", "is required")
+        if not vendor or vendor not in vendors:
+            raise ConfigError(f"{path}.vendor", f"must name a vendor in [vendors], got {vendor!r}")
+        out.append(
+            PBucketConfig(
+                name,
+                vendor,
+                _str(item, "bucket", path, name) or name,
+                _str(item, "prefix", path, "") or "",
+            )
+        )
+    return tuple(out)
+
+
+def load_config(
+    path: Path | None, *, listen: str | None = None, data_dir: Path | None = None
+) -> Config:
+    """Parse the file (or the embedded defaults when `path` is None) and apply CLI overrides."""
+    doc: dict[str, Any] = {}
+    if path is not None:
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    _unknown(doc, _TOP, "")
+    node = _table(doc, "node", "node")
+    _unknown(node, _NODE, "node")
+    ddir = data_dir or Path(_str(node, "data_dir", "node", "pcache-data") or "pcache-data")
+    vendors_doc = _table(doc, "vendors", "vendors")
+    vendors = {n: _vendor(n, _table(vendors_doc, n, f"vendors.{n}"), ddir) for n in vendors_doc}
+    if not vendors:
+        vendors = {"local": VendorConfig("local", "local", root=ddir / "vendor")}
+    buckets = _table(doc, "buckets", "buckets")
+    _unknown(buckets, {"default_vendor", "bucket_template"}, "buckets")
+    default_vendor = _str(buckets, "default_vendor", "buckets", next(iter(vendors)))
+    if default_vendor not in vendors:
+        raise ConfigError("buckets.default_vendor", f"no vendor named {default_vendor!r}")
+    template = _str(buckets, "bucket_template", "buckets", "{pbucket}") or "{pbucket}"
+    if "{pbucket}" not in template:
+        raise ConfigError("buckets.bucket_template", "must contain {pbucket}")
+    redis = _table(doc, "redis", "redis")
+    _unknown(redis, {"url"}, "redis")
+    tls_cert, tls_key = _str(node, "tls_cert", "node"), _str(node, "tls_key", "node")
+    https = _listen(_str(node, "https_listen", "node"), "node.https_listen")
+    if https and not (tls_cert and tls_key):
+        raise ConfigError("node.tls_cert", "https_listen needs tls_cert and tls_key")
+    master = _str(node, "master_key_file", "node")
+    return Config(
+        listen=_listen(listen or _str(node, "listen", "node", "127.0.0.1:9000"), "node.listen")
+        or "127.0.0.1:9000",
+        https_listen=https,
+        tls_cert=Path(tls_cert) if tls_cert else None,
+        tls_key=Path(tls_key) if tls_key else None,
+        region=_str(node, "region", "node", "us-east-1") or "us-east-1",
+        domain=_str(node, "domain", "node"),
+        data_dir=ddir,
+        master_key_file=Path(master) if master else None,
+        log_level=(_str(node, "log_level", "node", "info") or "info").lower(),
+        redis_url=_str(redis, "url", "redis"),
+        vendors=vendors,
+        default_vendor=default_vendor,
+        bucket_template=template,
+        pbuckets=_pbuckets(doc.get("pbuckets", []), vendors),
+        shutdown_timeout=_num(node, "shutdown_timeout", "node", 30.0),
+    )

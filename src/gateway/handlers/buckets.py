@@ -1,0 +1,81 @@
+"""ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning."""
+
+from __future__ import annotations
+
+from gateway.context import RequestContext
+from gateway.errors import S3Error
+from gateway.results import Empty, Result, Xml
+from gateway.s3xml import Doc, iso8601, parse_create_bucket
+
+__all__ = [
+    "create_bucket",
+    "delete_bucket",
+    "get_bucket_location",
+    "get_bucket_versioning",
+    "head_bucket",
+    "list_buckets",
+]
+
+
+def owner_id(name: str) -> str:
+    """A stable canonical-user-like ID for a PCache user (S3 shows a 64-hex owner ID)."""
+    import hashlib
+
+    return hashlib.sha256(b"pcache-owner:" + name.encode()).hexdigest()
+
+
+async def list_buckets(ctx: RequestContext) -> Result:
+    user = ctx.principal.user if ctx.principal else "anonymous"
+    doc = Doc("ListAllMyBucketsResult")
+    doc.open("Owner").leaf("ID", owner_id(user)).leaf("DisplayName", user).close()
+    doc.open("Buckets")
+    for pb in await ctx.services.router.all():
+        doc.open("Bucket").leaf("Name", pb.name).leaf("CreationDate", iso8601(pb.created)).close()
+    doc.close()
+    return Xml(doc.render())
+
+
+async def create_bucket(ctx: RequestContext) -> Result:
+    from gateway.body import read_small_body
+
+    location = parse_create_bucket(await read_small_body(ctx))
+    region = ctx.services.settings.region
+    if location and location != region and not (location == "US" and region == "us-east-1"):
+        raise S3Error(
+            "InvalidLocationConstraint",
+            "The specified location-constraint is not valid",
+            fields={"LocationConstraint": location},
+        )
+    owner = ctx.principal.user if ctx.principal else "anonymous"
+    await ctx.services.router.create(ctx.bucket, owner=owner)
+    return Empty(headers={"Location": "/" + ctx.bucket})
+
+
+async def head_bucket(ctx: RequestContext) -> Result:
+    pb = await ctx.services.router.get(ctx.bucket)
+    if pb is None:
+        raise S3Error("NoSuchBucket", fields={"BucketName": ctx.bucket})
+    return Empty(headers={"x-amz-bucket-region": pb.region})
+
+
+async def delete_bucket(ctx: RequestContext) -> Result:
+    await ctx.services.router.delete(ctx.bucket)
+    return Empty(status=204)
+
+
+async def get_bucket_location(ctx: RequestContext) -> Result:
+    pb = await ctx.services.router.get(ctx.bucket)
+    if pb is None:
+        raise S3Error("NoSuchBucket", fields={"BucketName": ctx.bucket})
+    # AWS answers an empty LocationConstraint for us-east-1.
+    region = "" if pb.region == "us-east-1" else pb.region
+    body = Doc("LocationConstraint")
+    body._parts.append(region)
+    return Xml(body.render())
+
+
+async def get_bucket_versioning(ctx: RequestContext) -> Result:
+    if await ctx.services.router.get(ctx.bucket) is None:
+        raise S3Error("NoSuchBucket", fields={"BucketName": ctx.bucket})
+    # Versioning is not offered yet: an unversioned bucket has an empty configuration.
+    return Xml(Doc("VersioningConfiguration").render())

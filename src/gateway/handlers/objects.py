@@ -1,0 +1,131 @@
+"""GetObject, HeadObject, PutObject, DeleteObject."""
+
+from __future__ import annotations
+
+from gateway.body import read_body, upload_through
+from gateway.context import RequestContext
+from gateway.errors import S3Error
+from gateway.headers import (
+    RESPONSE_OVERRIDES,
+    X_AMZ_CHECKSUM_MODE,
+    conditions_from,
+    object_headers,
+    put_options_from,
+)
+from gateway.ranges import parse_range
+from gateway.results import Empty, Result, Stream
+from router.models import ByteRange
+
+__all__ = ["delete_object", "get_object", "head_object", "put_object"]
+
+MAX_PART_NUMBER = 10000
+
+
+def _part_number(ctx: RequestContext) -> int | None:
+    raw = ctx.target.query.get("partNumber")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PART_NUMBER:
+        raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000.")
+    return int(raw)
+
+
+def _range_and_part(ctx: RequestContext) -> tuple[ByteRange | None, int | None]:
+    part = _part_number(ctx)
+    rng = parse_range(ctx.request.headers.get("Range"))
+    if part is not None and ctx.request.headers.get("Range") is not None:
+        raise S3Error(
+            "InvalidRequest", "Cannot specify both Range header and partNumber query parameter"
+        )
+    return rng, part
+
+
+def _overrides(ctx: RequestContext) -> dict[str, str]:
+    out = {}
+    for param, header in RESPONSE_OVERRIDES.items():
+        value = ctx.target.query.get(param)
+        if value is not None:
+            if ctx.principal is None:
+                # AWS: response-* overrides need a signed request.
+                raise S3Error(
+                    "InvalidRequest",
+                    "Request specific response headers cannot be used for anonymous GET requests.",
+                )
+            out[header] = value
+    return out
+
+
+async def get_object(ctx: RequestContext) -> Result:
+    rng, part = _range_and_part(ctx)
+    view = await ctx.services.router.view(ctx.bucket)
+    stream = await view.get_object(
+        ctx.key,
+        byte_range=rng,
+        conditions=conditions_from(ctx.request.headers),
+        part_number=part,
+    )
+    # A ranged body must not carry the whole object's checksum: clients would validate it.
+    whole = stream.content_range is None or (
+        stream.content_range[0] == 0 and stream.content_range[1] + 1 == stream.content_range[2]
+    )
+    checksum_mode = ctx.request.headers.get(X_AMZ_CHECKSUM_MODE, "").upper() == "ENABLED"
+    headers = object_headers(stream.info, with_checksums=checksum_mode and whole and part is None)
+    status = 200
+    if stream.content_range is not None and (rng is not None or part is not None):
+        first, last, total = stream.content_range
+        headers["Content-Range"] = f"bytes {first}-{last}/{total}"
+        status = 206
+    headers.update(_overrides(ctx))
+    return Stream(
+        body=stream.body,
+        length=stream.content_length,
+        status=status,
+        headers=headers,
+        close=stream.aclose,
+    )
+
+
+async def head_object(ctx: RequestContext) -> Result:
+    rng, part = _range_and_part(ctx)
+    view = await ctx.services.router.view(ctx.bucket)
+    info = await view.head_object(
+        ctx.key, conditions=conditions_from(ctx.request.headers), part_number=part
+    )
+    checksum_mode = ctx.request.headers.get(X_AMZ_CHECKSUM_MODE, "").upper() == "ENABLED"
+    headers = object_headers(info, with_checksums=checksum_mode and rng is None and part is None)
+    headers["Content-Length"] = str(info.size)
+    status = 200
+    if rng is not None:
+        from gateway.ranges import resolve_range
+
+        first, last = resolve_range(rng, info.size)
+        headers["Content-Range"] = f"bytes {first}-{last}/{info.size}"
+        headers["Content-Length"] = str(last - first + 1)
+        status = 206
+    headers.update(_overrides(ctx))
+    return Empty(status=status, headers=headers)
+
+
+async def put_object(ctx: RequestContext) -> Result:
+    options = put_options_from(ctx.request.headers)
+    if options.tagging is not None:
+        from gateway.handlers.tagging import parse_tag_header
+
+        parse_tag_header(options.tagging)
+    view = await ctx.services.router.view(ctx.bucket)
+    body = await read_body(ctx, max_size=ctx.services.settings.max_object_size)
+    result = await upload_through(
+        body, lambda opts: view.put_object(ctx.key, body.chunks(), body.length, opts), options
+    )
+    headers = {"ETag": result.etag}
+    if body.checksum is not None:
+        headers["x-amz-checksum-" + body.checksum[0].lower()] = body.checksum[1]
+    if result.version_id:
+        headers["x-amz-version-id"] = result.version_id
+    return Empty(headers=headers)
+
+
+async def delete_object(ctx: RequestContext) -> Result:
+    view = await ctx.services.router.view(ctx.bucket)
+    await view.delete_object(ctx.key)
+    return Empty(status=204)

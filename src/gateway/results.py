@@ -1,0 +1,35 @@
+"""What handlers return: plain values that `gateway.render` turns into HTTP, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["Empty", "Result", "Stream", "Xml"]
+
+
+@dataclass(slots=True)
+class Xml:
+    body: bytes
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Empty:
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Stream:
+    """An object body: `length` bytes from `body`; `close` releases the vendor connection."""
+
+    body: AsyncIterator[bytes]
+    length: int
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+    close: Callable[[], Awaitable[None]] | None = None
+
+
+Result = Xml | Empty | Stream

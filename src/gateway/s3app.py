@@ -1,0 +1,142 @@
+"""The S3 listener: one entry point that dispatches, authenticates once, authorises once, runs
+the operation's handler and renders the result, then writes one access-log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway.authn import authenticate, authorize
+from gateway.boundary import to_s3_error
+from gateway.context import SERVICES, RequestContext
+from gateway.dispatch import Target, dispatch
+from gateway.errors import S3Error
+from gateway.handlers import buckets, copy, delete_many, listing, multipart, objects, tagging
+from gateway.operations import Operation
+from gateway.render import error_response, render
+from gateway.results import Result
+
+__all__ = ["HANDLERS", "add_s3_routes"]
+
+access_log = logging.getLogger("pcache.access")
+log = logging.getLogger("pcache.s3")
+
+Handler = Callable[[RequestContext], Awaitable[Result]]
+
+HANDLERS: dict[Operation, Handler] = {
+    Operation.ListBuckets: buckets.list_buckets,
+    Operation.CreateBucket: buckets.create_bucket,
+    Operation.HeadBucket: buckets.head_bucket,
+    Operation.DeleteBucket: buckets.delete_bucket,
+    Operation.GetBucketLocation: buckets.get_bucket_location,
+    Operation.GetBucketVersioning: buckets.get_bucket_versioning,
+    Operation.ListObjects: listing.list_objects,
+    Operation.ListObjectsV2: listing.list_objects_v2,
+    Operation.DeleteObjects: delete_many.delete_objects,
+    Operation.GetObject: objects.get_object,
+    Operation.HeadObject: objects.head_object,
+    Operation.PutObject: objects.put_object,
+    Operation.DeleteObject: objects.delete_object,
+    Operation.CopyObject: copy.copy_object,
+    Operation.GetObjectTagging: tagging.get_object_tagging,
+    Operation.PutObjectTagging: tagging.put_object_tagging,
+    Operation.DeleteObjectTagging: tagging.delete_object_tagging,
+    Operation.CreateMultipartUpload: multipart.create_multipart_upload,
+    Operation.UploadPart: multipart.upload_part,
+    Operation.UploadPartCopy: multipart.upload_part_copy,
+    Operation.CompleteMultipartUpload: multipart.complete_multipart_upload,
+    Operation.AbortMultipartUpload: multipart.abort_multipart_upload,
+    Operation.ListParts: multipart.list_parts,
+    Operation.ListMultipartUploads: multipart.list_multipart_uploads,
+}
+
+
+def _split_raw(request: web.Request) -> tuple[str, str]:
+    """The request-target exactly as sent: never aiohttp's decoded path (it aliases keys)."""
+    raw = request.raw_path
+    path, _, query = raw.partition("?")
+    return path, query
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    started = time.perf_counter()
+    request_id = uuid.uuid4().hex[:16].upper()
+    services = request.app[SERVICES]
+    raw_path, raw_query = _split_raw(request)
+    target: Target | None = None
+    status, sent = 500, 0
+    head = request.method == "HEAD"
+    try:
+        target = dispatch(
+            request.method,
+            request.host,
+            raw_path,
+            raw_query,
+            request.headers,
+            domain=services.settings.domain,
+        )
+        principal, verified = await authenticate(request, services, raw_path, raw_query)
+        authorize(principal, target)
+        ctx = RequestContext(request, request_id, target, principal, verified, services)
+        handler = HANDLERS.get(target.operation)
+        if handler is None:
+            raise S3Error("NotImplemented")
+        result = await handler(ctx)
+        response, sent = await render(request, result, request_id=request_id)
+        status = response.status
+        return response
+    except Exception as exc:
+        err = to_s3_error(exc)
+        if err is None:
+            log.exception("request_id=%s unhandled error", request_id)
+            err = S3Error("InternalError")
+        status = err.status
+        resource = raw_path if target is None else _resource(target)
+        return error_response(err, request_id=request_id, resource=resource, head=head)
+    finally:
+        _log_line(request, request_id, target, status, sent, started)
+
+
+def _resource(target: Target) -> str:
+    if target.bucket is None:
+        return "/"
+    return f"/{target.bucket}" + (f"/{target.key}" if target.key else "")
+
+
+def _log_line(
+    request: web.Request,
+    request_id: str,
+    target: Target | None,
+    status: int,
+    sent: int,
+    started: float,
+) -> None:
+    op = target.operation.value if target else "-"
+    if target is not None and target.detail:
+        op = f"{op}({target.detail})"
+    access_log.info(
+        "request_id=%s op=%s pbucket=%s status=%d bytes=%d cache=%s latency_ms=%.1f remote=%s",
+        request_id,
+        op,
+        (target.bucket if target else None) or "-",
+        status,
+        sent,
+        "-",
+        (time.perf_counter() - started) * 1000,
+        request.remote or "-",
+    )
+
+
+async def _no_expect(request: web.Request) -> None:
+    """Defer `100 Continue` until the request is authenticated (see gateway.body)."""
+    return None
+
+
+def add_s3_routes(app: web.Application) -> None:
+    """The catch-all S3 route; register it after any fixed routes (/healthz, /readyz)."""
+    app.router.add_route("*", "/{tail:.*}", handle, expect_handler=_no_expect)

@@ -1,0 +1,237 @@
+"""The composition root: build every service from the config, start listeners, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import ssl
+import sys
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from auth.keys import KeyStore
+from auth.secrets import (
+    SecretBox,
+    generate_access_key,
+    generate_secret_key,
+    load_or_create_master_key,
+)
+from gateway.config import Config, VendorConfig
+from gateway.context import SERVICES, GatewaySettings, Services
+from gateway.embedded_redis import EmbeddedRedis
+from gateway.s3app import add_s3_routes
+from router.pbucket import PBucket, TargetSpec
+from router.registry import Router, RouterSettings
+from router.upstream import Upstream
+
+__all__ = ["Node", "run"]
+
+log = logging.getLogger("pcache")
+ROOT_USER = "root"
+_ROOT_KEY_ENV = "PCACHE_ROOT_ACCESS_KEY"
+_ROOT_SECRET_ENV = "PCACHE_ROOT_SECRET_KEY"  # noqa: S105 - a variable name
+_MASTER_KEY_ENV = "PCACHE_MASTER_KEY"
+_ROOT_RECORD = "pc:iam:root"
+
+
+def build_vendor(cfg: VendorConfig) -> Upstream:
+    if cfg.type == "local":
+        from router.local_upstream import LocalUpstream, LocalVendorSettings
+
+        assert cfg.root is not None
+        return LocalUpstream(LocalVendorSettings(name=cfg.name, root=cfg.root))
+    from router.s3_settings import S3VendorSettings
+    from router.s3_upstream import S3Upstream
+
+    assert cfg.endpoint is not None
+    return S3Upstream(
+        S3VendorSettings(
+            name=cfg.name,
+            endpoint_url=cfg.endpoint,
+            region=cfg.region,
+            access_key=cfg.access_key,
+            secret_key=cfg.secret_key,
+            addressing_style="virtual" if cfg.addressing_style == "virtual" else "path",
+            connect_timeout=cfg.connect_timeout,
+            read_timeout=cfg.read_timeout,
+            verify_tls=cfg.verify_tls,
+        )
+    )
+
+
+def _master_key(cfg: Config) -> bytes:
+    env = os.environ.get(_MASTER_KEY_ENV)
+    if env:
+        return bytes.fromhex(env)
+    return load_or_create_master_key(cfg.master_key_file or cfg.data_dir / "master.key")
+
+
+@dataclass
+class Node:
+    """One running gateway node and everything it owns."""
+
+    cfg: Config
+    embedded: EmbeddedRedis | None = None
+    redis: Redis | None = None
+    router: Router | None = None
+    runner: web.AppRunner | None = None
+    endpoints: list[str] = field(default_factory=list)
+
+    async def start(self) -> Services:
+        cfg = self.cfg
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        url = cfg.redis_url
+        if not url:
+            self.embedded = EmbeddedRedis(cfg.data_dir / "meta")
+            await self.embedded.start()
+            url = self.embedded.url
+        self.redis = Redis.from_url(url)
+        await self.redis.ping()
+        keys = KeyStore(self.redis, SecretBox(_master_key(cfg)))
+        await self._root_credentials(keys)
+        vendors = {name: build_vendor(v) for name, v in cfg.vendors.items()}
+        for upstream in vendors.values():
+            # Load SDK models now, not inside the first client request.
+            start = getattr(upstream, "start", None)
+            if start is not None:
+                await start()
+        self.router = Router(
+            self.redis,
+            vendors,
+            RouterSettings(
+                default_vendor=cfg.default_vendor,
+                bucket_template=cfg.bucket_template,
+                region=cfg.region,
+            ),
+        )
+        await self.router.apply_declared(
+            [
+                PBucket(
+                    name=p.name,
+                    targets=(TargetSpec(p.vendor, p.bucket, p.prefix),),
+                    region=cfg.region,
+                )
+                for p in cfg.pbuckets
+            ]
+        )
+        settings = GatewaySettings(region=cfg.region, domain=cfg.domain)
+        services = Services(
+            settings=settings, router=self.router, keys=keys, started_at=time.time()
+        )
+        await self._listen(services)
+        return services
+
+    async def _root_credentials(self, keys: KeyStore) -> None:
+        """Root keys from the environment, else the stored ones, else new ones printed once."""
+        assert self.redis is not None
+        access, secret = os.environ.get(_ROOT_KEY_ENV), os.environ.get(_ROOT_SECRET_ENV)
+        if access and secret:
+            await keys.put(access, secret, ROOT_USER)
+            await self.redis.set(_ROOT_RECORD, access)
+            return
+        if await self.redis.get(_ROOT_RECORD) is not None:
+            return
+        access, secret = generate_access_key(), generate_secret_key()
+        await keys.put(access, secret, ROOT_USER)
+        await self.redis.set(_ROOT_RECORD, access)
+        # Printed once, on the terminal only (never logged): it is stored encrypted from now on.
+        print(
+            f"PCache root credentials (shown once):\n  access key: {access}\n"
+            f"  secret key: {secret}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    async def _listen(self, services: Services) -> None:
+        app = web.Application(handler_args={"access_log": None})
+        app[SERVICES] = services
+        app.router.add_get("/healthz", _healthz)
+        app.router.add_get("/readyz", _readyz)
+        add_s3_routes(app)
+        self.runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=self.cfg.shutdown_timeout
+        )
+        await self.runner.setup()
+        host, port = self.cfg.listen.rsplit(":", 1)
+        site = web.TCPSite(self.runner, host, int(port), backlog=1024, reuse_address=True)
+        await site.start()
+        self.endpoints.append(_endpoint("http", site))
+        if self.cfg.https_listen:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(str(self.cfg.tls_cert), str(self.cfg.tls_key))
+            h, p = self.cfg.https_listen.rsplit(":", 1)
+            tls = web.TCPSite(self.runner, h, int(p), ssl_context=ctx, backlog=1024)
+            await tls.start()
+            self.endpoints.append(_endpoint("https", tls))
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.router is not None:
+            await self.router.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        if self.embedded is not None:
+            await self.embedded.stop()
+
+
+def _endpoint(scheme: str, site: web.TCPSite) -> str:
+    server = site._server
+    sockets = getattr(server, "sockets", None)
+    if sockets:
+        host, port = sockets[0].getsockname()[:2]
+        return f"{scheme}://{host}:{port}"
+    return site.name
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    return web.json_response({"ready": services.ready}, status=200 if services.ready else 503)
+
+
+async def serve(cfg: Config) -> None:
+    node = Node(cfg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        services = await node.start()
+        for ep in node.endpoints:
+            print(f"PCache listening on {ep}", file=sys.stderr, flush=True)
+        await stop.wait()
+        services.ready = False
+    finally:
+        with contextlib.suppress(Exception):
+            await node.stop()
+
+
+def run(cfg: Config) -> None:
+    _logging(cfg.log_level)
+    try:
+        import uvloop
+
+        uvloop.run(serve(cfg))
+    except ImportError:  # pragma: no cover - uvloop is a dependency; keep running without it
+        asyncio.run(serve(cfg))
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    # aiohttp's own access log would duplicate ours (and may carry presigned query strings).
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("botocore").setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""PCache test suite."""

@@ -1,0 +1,1 @@
+"""Tests that open sockets or start real servers."""

@@ -1,0 +1,71 @@
+"""Gateway fixtures: a real `pcache serve` in front of SeaweedFS (and a local vendor), over HTTP
+and HTTPS, plus a fresh PBucket per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import _empty_and_delete
+from tests.rig.gateway import GatewayProcess
+from tests.rig.seaweed import SeaweedServer
+
+
+def gateway_config(seaweed: SeaweedServer, redis_url: str, workdir: Path) -> str:
+    return f"""
+[node]
+region = "us-east-1"
+domain = "s3.pcache.test"
+
+[redis]
+url = "{redis_url}"
+
+[vendors.seaweed]
+type = "s3"
+endpoint = "{seaweed.endpoint}"
+access_key = "{seaweed.access_key}"
+secret_key = "{seaweed.secret_key}"
+read_timeout = 30
+
+[vendors.local]
+type = "local"
+root = "{workdir / "local-vendor"}"
+
+[buckets]
+default_vendor = "seaweed"
+"""
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, seaweed: SeaweedServer, redis_server: str
+) -> Iterator[GatewayProcess]:
+    workdir = tmp_path_factory.mktemp("gateway")
+    config = gateway_config(seaweed, redis_server, workdir)
+    with GatewayProcess(workdir, config=config, tls=True) as gw:
+        yield gw
+
+
+@pytest.fixture(scope="session")
+def s3(gateway: GatewayProcess) -> Any:
+    """boto3 (latest, default checksum settings) to PCache over plain HTTP."""
+    return gateway.client()
+
+
+@pytest.fixture(scope="session")
+def s3_tls(gateway: GatewayProcess) -> Any:
+    """boto3 to PCache over HTTPS: uploads use aws-chunked with an unsigned CRC32 trailer."""
+    return gateway.client(tls=True)
+
+
+@pytest.fixture
+def bucket(s3: Any) -> Iterator[str]:
+    """A fresh PBucket created through PCache (on the SeaweedFS vendor)."""
+    name = f"pb-{uuid.uuid4().hex[:20]}"
+    s3.create_bucket(Bucket=name)
+    yield name
+    _empty_and_delete(s3, name)

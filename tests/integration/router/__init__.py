@@ -1,0 +1,1 @@
+"""Router vendors against real servers."""
