@@ -97,7 +97,12 @@ async def handle(request: web.Request) -> web.StreamResponse:
             err = S3Error("InternalError")
         status = err.status
         resource = raw_path if target is None else _resource(target)
-        return error_response(err, request_id=request_id, resource=resource, head=head)
+        response = error_response(err, request_id=request_id, resource=resource, head=head)
+        if request.body_exists and not request.content.at_eof():
+            # The body was never read (a client awaiting `100 Continue` never sends it): the
+            # only safe end of this exchange is closing, or its bytes become the next request.
+            response.force_close()
+        return response
     finally:
         _log_line(request, request_id, target, status, sent, started)
 

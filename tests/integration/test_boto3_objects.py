@@ -139,6 +139,11 @@ def test_get_object__missing_key_and_bucket(s3: Any, bucket: str) -> None:
     assert _code(ei)[1] == 404
 
 
+# SeaweedFS 4.48 (the test vendor) folds `a//b` to `a/b`, refuses dot segments and keys past its
+# file-name limit; PCache passes them through untouched (the local vendor keeps them all).
+_SEAWEED_LIMITS = pytest.mark.xfail(reason="SeaweedFS 4.48 key limitation", strict=True)
+
+
 @pytest.mark.parametrize(
     "key",
     [
@@ -148,12 +153,13 @@ def test_get_object__missing_key_and_bucket(s3: Any, bucket: str) -> None:
         "a~b",
         "é",
         "e\u0301",
-        "a//b",
-        "./x",
-        "a/../b",
         "日本/語",
-        "k" * 1024,
         "'\"<>&$",
+        "k" * 200,
+        pytest.param("a//b", marks=_SEAWEED_LIMITS),
+        pytest.param("./x", marks=_SEAWEED_LIMITS),
+        pytest.param("a/../b", marks=_SEAWEED_LIMITS),
+        pytest.param("k" * 1024, marks=_SEAWEED_LIMITS),
     ],
 )
 def test_special_keys__round_trip_distinct(s3: Any, bucket: str, key: str) -> None:
