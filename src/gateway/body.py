@@ -229,9 +229,14 @@ async def read_body(ctx: RequestContext, *, max_size: int) -> Body:
     headers = ctx.request.headers
     mode = ctx.verified.payload if ctx.verified is not None else PayloadMode.UNSIGNED
     encoding = headers.get("Content-Encoding", "")
-    streaming = mode in _STREAMING or "aws-chunked" in encoding.lower()
-    if streaming and mode not in _STREAMING:
-        mode = PayloadMode.STREAMING_UNSIGNED_TRAILER if "x-amz-trailer" in headers else mode
+    streaming = mode in _STREAMING
+    if "aws-chunked" in encoding.lower() and not streaming:
+        # The framing is declared but the payload hash says otherwise: which one lies is
+        # unknowable, so nothing is stored.
+        raise S3Error(
+            "InvalidRequest",
+            "Content-Encoding aws-chunked needs a STREAMING-* x-amz-content-sha256 value.",
+        )
     length = _declared_length(ctx, streaming)
     if length > max_size:
         raise S3Error("EntityTooLarge", fields={"MaxSizeAllowed": str(max_size)})
