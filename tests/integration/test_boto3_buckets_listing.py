@@ -35,7 +35,9 @@ def test_create_head_list_delete_bucket(s3: Any) -> None:
     assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
-@pytest.mark.parametrize("name", ["ab", "UPPER-case", "bad_name", "192.168.5.4"])
+@pytest.mark.parametrize(
+    "name", ["ab", "UPPER-case", "bad_name", "192.168.5.4", "healthz", "readyz", "admin"]
+)
 def test_create_bucket__invalid_name(s3: Any, name: str) -> None:
     with pytest.raises(ClientError) as ei:
         s3.create_bucket(Bucket=name)

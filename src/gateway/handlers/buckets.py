@@ -35,8 +35,19 @@ async def list_buckets(ctx: RequestContext) -> Result:
     return Xml(doc.render())
 
 
+# Fixed routes of the node: a PBucket of that name would be unreachable in path style.
+RESERVED_NAMES = frozenset({"healthz", "readyz", "metrics", "admin"})
+
+
 async def create_bucket(ctx: RequestContext) -> Result:
     from gateway.body import read_small_body
+
+    if ctx.bucket in RESERVED_NAMES:
+        raise S3Error(
+            "InvalidBucketName",
+            "This bucket name is reserved by PCache for its own endpoints.",
+            fields={"BucketName": ctx.bucket},
+        )
 
     location = parse_create_bucket(await read_small_body(ctx))
     region = ctx.services.settings.region
