@@ -145,7 +145,7 @@ class GatewayProcess:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
-            time.sleep(0.05)
+            time.sleep(0.05)  # poll interval; the loop ends at the deadline
         tail = self.log_path.read_text(errors="replace")[-4000:]
         self.stop()
         raise RuntimeError(f"gateway did not become ready:\n{tail}")

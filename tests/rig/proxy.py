@@ -144,7 +144,7 @@ class FaultProxy:
             while True:
                 due, data = await queue.get()
                 if (wait := due - loop.time()) > 0:
-                    await asyncio.sleep(wait)
+                    await asyncio.sleep(wait)  # injected latency: the fault this proxy exists for
                 if data is None:
                     _reset(writer)
                     return
@@ -153,7 +153,7 @@ class FaultProxy:
                 writer.write(data)
                 await writer.drain()
                 if self.bandwidth:
-                    await asyncio.sleep(len(data) / self.bandwidth)
+                    await asyncio.sleep(len(data) / self.bandwidth)  # injected bandwidth cap
             if writer.can_write_eof():
                 writer.write_eof()
         finally:

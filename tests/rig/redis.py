@@ -67,7 +67,7 @@ class RedisServer:
                 raise RuntimeError(f"redis-server exited with {self._proc.returncode}\n{log}")
             if _ping(self.port):
                 return self
-            time.sleep(0.02)
+            time.sleep(0.02)  # poll interval; the loop ends at the deadline
         self.stop()
         raise TimeoutError(f"redis-server not answering PING in {self.startup_timeout}s")
 

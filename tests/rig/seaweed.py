@@ -170,7 +170,7 @@ class SeaweedServer:
                 return
             except Exception as exc:  # not up yet: refused, 503, auth not loaded
                 last = exc
-            time.sleep(0.05)
+            time.sleep(0.05)  # poll interval; the loop ends at the deadline
         raise TimeoutError(f"weed not ready in {self.startup_timeout}s: {last}\n{self.log_tail()}")
 
     def log_tail(self, size: int = 4000) -> str:

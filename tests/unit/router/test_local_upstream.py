@@ -287,7 +287,7 @@ async def test_put_object__cancelled_mid_body_leaves_nothing(
         for _ in range(8):
             yield b"y" * 600_000
         started.set()
-        await asyncio.sleep(3600)
+        await asyncio.sleep(3600)  # a hung client body; the test cancels it
         yield b""
 
     task = asyncio.create_task(vendor.put_object(BUCKET, "slow", slow(), 10**8, PutOptions()))
