@@ -92,10 +92,9 @@ def main() -> None:
             sampler = PeakRss(gw.proc.pid)
             gstatus, got, get_s = _get(s3.generate_presigned_url("get_object", Params=params))
             get_peak = sampler.stop()
+    put_rate, get_rate = size / put_s / 1e6, size / get_s / 1e6
     print(f"object {size / 1024**3:.2f} GiB   gateway RSS at start {base:.0f} MiB")
-    print(
-        f"PUT  status {status}  {size / put_s / 1e6:7.0f} MB/s  RSS growth {put_peak - base:5.1f} MiB"
-    )
+    print(f"PUT  status {status}  {put_rate:7.0f} MB/s  RSS growth {put_peak - base:5.1f} MiB")
     print(
         f"GET  status {gstatus}  {get_rate:7.0f} MB/s  RSS growth {get_peak - base:5.1f} MiB"
         f"  bytes ok: {got == size}"
