@@ -84,7 +84,7 @@ class S3Upstream(Upstream):
         return AioConfig(
             signature_version="s3v4",
             s3={"addressing_style": s.addressing_style, "payload_signing_enabled": False},
-            retries={"max_attempts": 1, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=s.connect_timeout,
             read_timeout=s.read_timeout,
             max_pool_connections=s.max_pool_connections,

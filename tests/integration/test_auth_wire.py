@@ -60,7 +60,7 @@ def test_auth__wrong_secret_is_signature_mismatch(gateway: GatewayProcess, bucke
         aws_access_key_id=gateway.access_key,
         aws_secret_access_key="wrong-secret",
         region_name="us-east-1",
-        config=Config(signature_version="s3v4", retries={"max_attempts": 1}),
+        config=Config(signature_version="s3v4", retries={"total_max_attempts": 1}),
     )
     with pytest.raises(ClientError) as ei:
         bad.list_objects_v2(Bucket=bucket)
@@ -74,7 +74,7 @@ def test_auth__unknown_key_is_invalid_access_key(gateway: GatewayProcess, bucket
         aws_access_key_id="AKNOBODY00000000000",
         aws_secret_access_key="x",
         region_name="us-east-1",
-        config=Config(signature_version="s3v4", retries={"max_attempts": 1}),
+        config=Config(signature_version="s3v4", retries={"total_max_attempts": 1}),
     )
     with pytest.raises(ClientError) as ei:
         bad.head_bucket(Bucket=bucket)

@@ -33,7 +33,7 @@ def test_seaweed__wrong_secret_is_refused(seaweed: SeaweedServer) -> None:
         region_name=seaweed.region,
         aws_access_key_id=seaweed.access_key,
         aws_secret_access_key="not-the-secret",
-        config=Config(signature_version="s3v4", retries={"max_attempts": 1}),
+        config=Config(signature_version="s3v4", retries={"total_max_attempts": 1}),
     )
     with pytest.raises(ClientError) as caught:
         bad.list_buckets()
@@ -57,7 +57,7 @@ def _proxied_client(seaweed: SeaweedServer, proxy: FaultProxy, **config: Any) ->
         config=Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},
-            retries={"max_attempts": 1},
+            retries={"total_max_attempts": 1},
             **config,
         ),
     )

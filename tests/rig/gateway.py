@@ -168,7 +168,7 @@ class GatewayProcess:
         cfg = Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},
-            retries={"max_attempts": 1},
+            retries={"total_max_attempts": 1},
             **config,
         )
         return boto3.client(

@@ -128,7 +128,7 @@ class SeaweedServer:
         options: dict[str, Any] = {
             "signature_version": "s3v4",
             "s3": {"addressing_style": "path"},
-            "retries": {"max_attempts": 1, "mode": "standard"},
+            "retries": {"total_max_attempts": 1, "mode": "standard"},
         }
         options.update(config)
         return boto3.client(

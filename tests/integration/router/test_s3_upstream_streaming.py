@@ -156,8 +156,12 @@ async def test_faults__hang_reset_and_no_sdk_retries(
             proxy.reset_counters()
             with pytest.raises(VendorUnavailable):
                 await upstream.head_object(vendor_bucket, "k")
-            # No SDK retries (standard mode would make 3 attempts). aiohttp itself resends an
-            # idempotent request once when a connection breaks (RFC 9112 §9.3.1.1), hence <= 2.
+            # No SDK retries (botocore's `max_attempts` counts retries, so the setting that means
+            # "one attempt" is total_max_attempts=1). aiohttp itself resends an idempotent request
+            # once when a connection breaks (RFC 9112 §9.3.1.1), hence <= 2 connections.
+            client = upstream._client  # the SDK config is the thing under test
+            assert client is not None
+            assert client.meta.config.retries["total_max_attempts"] == 1  # botocore normalises it
             assert 1 <= proxy.connections <= 2
             proxy.mode = "hang"
             started = time.monotonic()

@@ -115,7 +115,7 @@ def s3_client(capture: Capture, *, https: bool = False, **config: Any) -> Any:
         config=Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},
-            retries={"max_attempts": 1},
+            retries={"total_max_attempts": 1},
             **config,
         ),
     )
