@@ -272,6 +272,13 @@ async def read_small_body(ctx: RequestContext, limit: int = 2 * 1024 * 1024) -> 
         if ctx.request.can_read_body:
             raise S3Error("MissingContentLength")
         return b""
+    if ctx.verified is not None and ctx.verified.payload is PayloadMode.STREAMING_UNSIGNED_TRAILER:
+        # AWS takes the unsigned-trailer framing only where an object body streams in
+        # (PutObject, UploadPart); on a configuration body it is refused, as S3 does.
+        raise S3Error(
+            "InvalidRequest",
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER is only allowed on object uploads.",
+        )
     body = await read_body(ctx, max_size=limit)
     if body.prefetched is None:
         raise S3Error("MalformedXML")

@@ -184,3 +184,38 @@ def test_put__aws_chunked_signed_example_shape(
     status, out = _send(req)
     assert status == 200, out
     assert s3.get_object(Bucket=bucket, Key="chunked")["Body"].read() == data
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "body"),
+    [
+        (
+            "PUT",
+            "?tagging",
+            b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>",
+        ),
+        ("POST", "?delete", b"<Delete><Object><Key>x</Key></Object></Delete>"),
+    ],
+)
+def test_put__unsigned_trailer_on_a_config_body_is_invalid_request(
+    gateway: GatewayProcess, s3: Any, bucket: str, method: str, query: str, body: bytes
+) -> None:
+    """STR-16: the unsigned-trailer framing belongs to object uploads only."""
+    s3.put_object(Bucket=bucket, Key="x", Body=b"keep")
+    framed = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    req = _signed(
+        gateway,
+        method,
+        f"/{bucket}/x{query}" if query == "?tagging" else f"/{bucket}{query}",
+        framed,
+        **{
+            "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(len(body)),
+        },
+    )
+    status, out = _send(req)
+    assert status == 400, out
+    assert b"<Code>InvalidRequest</Code>" in out
+    assert s3.get_object(Bucket=bucket, Key="x")["Body"].read() == b"keep"
+    assert s3.get_object_tagging(Bucket=bucket, Key="x")["TagSet"] == []
