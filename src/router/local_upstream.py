@@ -136,7 +136,9 @@ class LocalUpstream(Upstream):
         info = row.to_info()
         check_read(conditions, info)
         if part_number is not None:
-            part_span(row, part_number)  # validates the number; the caller sizes the part
+            first, length = part_span(row, part_number)
+            if length:  # an empty object's part 1 is an empty 200, as for GET
+                info = replace(info, part_range=(first, first + length - 1))
         return info
 
     async def get_object(

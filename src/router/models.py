@@ -89,6 +89,8 @@ class ObjectInfo:
     parts_count: int | None = None
     version_id: str | None = None
     tag_count: int | None = None
+    # (first, last) byte of the part a HEAD ?partNumber= asked for; None for a whole object.
+    part_range: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiobotocore.config import AioConfig
@@ -175,7 +176,10 @@ class S3Upstream(Upstream):
         with vendor_errors("HeadObject", key=key):
             response = await client.head_object(**params)
         span = content_range(response.get("ContentRange"))  # a HEAD ?partNumber= answers 206
-        return object_info(key, response, size=span[2] if span else None)
+        info = object_info(key, response, size=span[2] if span else None)
+        if span is not None and part_number is not None:
+            info = replace(info, part_range=(span[0], span[1]))
+        return info
 
     async def get_object(
         self,

@@ -330,6 +330,12 @@ def test_upload_part_copy__with_range(s3: Any, bucket: str) -> None:
     )
     body = s3.get_object(Bucket=bucket, Key="dst")["Body"].read()
     assert body == src[: 5 * 1024 * 1024] + b"tail"
+    total = 5 * 1024 * 1024 + 4
+    head = s3.head_object(Bucket=bucket, Key="dst", PartNumber=2)
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert head["ContentLength"] == 4
+    assert head["ContentRange"] == f"bytes {5 * 1024 * 1024}-{total - 1}/{total}"
+    assert head["PartsCount"] == 2
 
 
 def test_presigned_get_and_put(gateway: GatewayProcess, s3: Any, bucket: str) -> None:

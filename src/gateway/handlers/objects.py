@@ -95,7 +95,12 @@ async def head_object(ctx: RequestContext) -> Result:
     headers = object_headers(info, with_checksums=checksum_mode and rng is None and part is None)
     headers["Content-Length"] = str(info.size)
     status = 200
-    if rng is not None:
+    if info.part_range is not None:
+        first, last = info.part_range
+        headers["Content-Range"] = f"bytes {first}-{last}/{info.size}"
+        headers["Content-Length"] = str(last - first + 1)
+        status = 206
+    elif rng is not None:
         from gateway.ranges import resolve_range
 
         first, last = resolve_range(rng, info.size)

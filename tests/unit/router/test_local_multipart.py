@@ -113,6 +113,8 @@ async def test_get_object__part_number_of_multipart_object(vendor: LocalUpstream
         total = sum(map(len, parts))
         assert stream.content_range == (offset, offset + len(data) - 1, total)
         assert await drain(stream) == data
+        head = await vendor.head_object(BUCKET, "mp", part_number=number)
+        assert (head.size, head.part_range) == (total, (offset, offset + len(data) - 1))
         offset += len(data)
     await expect("InvalidPartNumber", 416, vendor.get_object(BUCKET, "mp", part_number=4))
     await expect("InvalidPartNumber", 416, vendor.head_object(BUCKET, "mp", part_number=4))
