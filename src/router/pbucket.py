@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from router.errors import UpstreamError
 from router.models import (
     ByteRange,
     CompletedPart,
@@ -29,6 +29,7 @@ from router.models import (
     UploadInfo,
     UploadsPage,
 )
+from router.ranges import invalid_range
 from router.upstream import Upstream
 
 __all__ = ["BucketView", "PBucket", "TargetSpec"]
@@ -157,6 +158,10 @@ class BucketView:
         stream = await source.get_object(src_key, conditions=source_conditions)
         try:
             opts = options if replace_metadata else _options_from_info(stream.info, options)
+            if not replace_tagging:
+                # Tagging directive COPY: the tags travel too, as a server-side copy keeps them.
+                tags = await source.get_object_tagging(src_key)
+                opts = replace(opts, tagging=urlencode(tags) if tags else None)
             result = await self.put_object(key, stream.body, stream.content_length, opts)
         finally:
             await stream.aclose()
@@ -231,8 +236,9 @@ class BucketView:
         source_conditions: Conditions | None = None,
     ) -> CopyResult:
         if not self.same_vendor(source):
-            # Cross-vendor part copies need a streamed read + UploadPart; not built yet.
-            raise UpstreamError("NotImplemented", 501)
+            return await self._stream_part_copy(
+                source, src_key, key, upload_id, part_number, byte_range, source_conditions
+            )
         return await self.upstream.upload_part_copy(
             source.bucket,
             source.vkey(src_key),
@@ -243,6 +249,33 @@ class BucketView:
             byte_range=byte_range,
             source_conditions=source_conditions,
         )
+
+    async def _stream_part_copy(
+        self,
+        source: BucketView,
+        src_key: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        byte_range: tuple[int, int] | None,
+        source_conditions: Conditions | None,
+    ) -> CopyResult:
+        """UploadPartCopy across vendors: the source range streams through this node into an
+        UploadPart, in constant memory."""
+        rng = None if byte_range is None else ByteRange(first=byte_range[0], last=byte_range[1])
+        stream = await source.get_object(src_key, byte_range=rng, conditions=source_conditions)
+        try:
+            if byte_range is not None:
+                # A GET clamps a range that runs past the end; a part copy must refuse it.
+                total = stream.content_range[2] if stream.content_range else stream.info.size
+                if byte_range[1] >= total:
+                    raise invalid_range(total)
+            result = await self.upload_part(
+                key, upload_id, part_number, stream.body, stream.content_length, PutOptions()
+            )
+        finally:
+            await stream.aclose()
+        return CopyResult(etag=result.etag, last_modified=datetime.now(UTC))
 
     async def complete_multipart_upload(
         self, key: str, upload_id: str, parts: Sequence[CompletedPart]

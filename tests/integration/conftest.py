@@ -3,6 +3,7 @@ and HTTPS, plus a fresh PBucket per test."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,20 @@ import pytest
 from tests.conftest import _empty_and_delete
 from tests.rig.gateway import GatewayProcess
 from tests.rig.seaweed import SeaweedServer
+
+# A PBucket declared in the config on the local-directory vendor (under a key prefix), so tests
+# can move objects between two vendors.
+LOCAL_PBUCKET = "pb-local"
+
+
+async def _create_local_vendor_bucket(root: Path, name: str) -> None:
+    from router.local_upstream import LocalUpstream, LocalVendorSettings
+
+    vendor = LocalUpstream(LocalVendorSettings(name="local", root=root))
+    try:
+        await vendor.create_bucket(name)
+    finally:
+        await vendor.close()
 
 
 def gateway_config(seaweed: SeaweedServer, redis_url: str, workdir: Path) -> str:
@@ -37,6 +52,12 @@ root = "{workdir / "local-vendor"}"
 
 [buckets]
 default_vendor = "seaweed"
+
+[[pbuckets]]
+name = "{LOCAL_PBUCKET}"
+vendor = "local"
+bucket = "lb"
+prefix = "tenant/"
 """
 
 
@@ -46,6 +67,7 @@ def gateway(
 ) -> Iterator[GatewayProcess]:
     workdir = tmp_path_factory.mktemp("gateway")
     config = gateway_config(seaweed, redis_server, workdir)
+    asyncio.run(_create_local_vendor_bucket(workdir / "local-vendor", "lb"))
     with GatewayProcess(workdir, config=config, tls=True) as gw:
         yield gw
 
@@ -69,3 +91,12 @@ def bucket(s3: Any) -> Iterator[str]:
     s3.create_bucket(Bucket=name)
     yield name
     _empty_and_delete(s3, name)
+
+
+@pytest.fixture
+def local_bucket(s3: Any) -> Iterator[str]:
+    """The config-declared PBucket on the local vendor, emptied after each test."""
+    yield LOCAL_PBUCKET
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=LOCAL_PBUCKET):
+        for obj in page.get("Contents", []):
+            s3.delete_object(Bucket=LOCAL_PBUCKET, Key=obj["Key"])
