@@ -1,7 +1,9 @@
-"""Authenticate every S3 request once (SigV4 via `auth`), then authorise it once.
+"""Authenticate every request once: SigV4 (via `auth`), then the key's Identity from IAM.
 
-Handlers never call into auth. Until IAM lands, every valid key may do everything and anonymous
-requests are refused; the operation table already names the IAM action each request needs.
+Handlers never call into auth. Unknown, disabled, expired or deleted keys are
+InvalidAccessKeyId; session tokens are checked here too (InvalidToken / ExpiredToken). When the
+IAM snapshot is too old to trust (Redis gone for longer than allowed) the answer is 503: never a
+request let through on stale rights.
 """
 
 from __future__ import annotations
@@ -10,17 +12,24 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from auth.iam_identity import Identity, identity_for
+from auth.iam_store import IamUnavailable
+from auth.iam_view import Credential
 from auth.sigv4 import RequestView, Verified, parse_auth, verify
-from gateway.context import Principal, Services
-from gateway.dispatch import Target
+from gateway.context import Services
 from gateway.errors import S3Error
 
-__all__ = ["authenticate", "authorize"]
+__all__ = ["authenticate"]
 
 
 async def authenticate(
-    request: web.Request, services: Services, raw_path: str, raw_query: str
-) -> tuple[Principal | None, Verified | None]:
+    request: web.Request,
+    services: Services,
+    raw_path: str,
+    raw_query: str,
+    *,
+    service: str = "s3",
+) -> tuple[Identity | None, Verified | None]:
     view = RequestView(
         method=request.method,
         raw_path=raw_path,
@@ -30,25 +39,26 @@ async def authenticate(
     params = parse_auth(view)
     if params is None:
         return None, None
-    if params.security_token is not None:
-        # Temporary credentials arrive with STS; a token on a long-term key is refused.
-        raise S3Error("InvalidTokenId")
-    secret = await services.keys.secret_for(params.access_key)
-    if secret is None:
-        raise S3Error("InvalidAccessKeyId", fields={"AWSAccessKeyId": params.access_key})
+    now = datetime.now(UTC)
+    try:
+        found = await services.iam.credential(params.access_key, params.security_token, now)
+        snap = services.iam.current()
+    except IamUnavailable:
+        raise S3Error("ServiceUnavailable", "Credentials cannot be checked right now.") from None
+    if not isinstance(found, Credential):
+        fields = {"AWSAccessKeyId": params.access_key} if found == "InvalidAccessKeyId" else {}
+        raise S3Error(found, fields=fields)
     verified = verify(
         view,
         params,
-        secret,
-        now=datetime.now(UTC),
+        found.secret,
+        now=now,
         region=services.settings.region,
+        service=service,
         max_skew=timedelta(seconds=services.settings.max_skew_seconds),
     )
-    # Every key belongs to root until IAM users arrive.
-    return Principal(access_key=params.access_key, user="root"), verified
-
-
-def authorize(principal: Principal | None, target: Target) -> None:
-    """Default deny: anonymous callers get AccessDenied before anything is looked up."""
-    if principal is None:
-        raise S3Error("AccessDenied")
+    try:
+        identity = identity_for(snap, found, services.settings.account_id)
+    except KeyError:  # the user or role vanished between the two reads
+        raise S3Error("InvalidAccessKeyId", fields={"AWSAccessKeyId": params.access_key}) from None
+    return identity, verified

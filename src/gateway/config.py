@@ -6,6 +6,7 @@ dataclasses. `config.example.toml` documents every key with its default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -62,9 +63,12 @@ class Config:
     bucket_template: str = "{pbucket}"
     pbuckets: tuple[PBucketConfig, ...] = ()
     shutdown_timeout: float = 30.0
+    account_id: str = "000000000000"
+    iam_max_stale: float = 60.0
+    trusted_proxies: tuple[str, ...] = ()
 
 
-_TOP = {"node", "redis", "vendors", "buckets", "pbuckets"}
+_TOP = {"node", "redis", "vendors", "buckets", "pbuckets", "iam"}
 _NODE = {
     "listen",
     "https_listen",
@@ -252,4 +256,24 @@ def load_config(
         bucket_template=template,
         pbuckets=_pbuckets(doc.get("pbuckets", []), vendors),
         shutdown_timeout=_num(node, "shutdown_timeout", "node", 30.0),
+        **_iam(_table(doc, "iam", "iam")),
     )
+
+
+def _iam(table: dict[str, Any]) -> dict[str, Any]:
+    _unknown(table, {"account_id", "max_stale", "trusted_proxies"}, "iam")
+    account = _str(table, "account_id", "iam", "000000000000") or "000000000000"
+    if not (len(account) == 12 and account.isdigit()):
+        raise ConfigError("iam.account_id", "must be 12 digits")
+    stale = _num(table, "max_stale", "iam", 60.0)
+    if stale <= 0:
+        raise ConfigError("iam.max_stale", "must be a positive number of seconds")
+    proxies = table.get("trusted_proxies", [])
+    if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
+        raise ConfigError("iam.trusted_proxies", "must be a list of CIDR strings")
+    for i, cidr in enumerate(proxies):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ConfigError(f"iam.trusted_proxies[{i}]", f"not a CIDR: {cidr!r}") from None
+    return {"account_id": account, "iam_max_stale": stale, "trusted_proxies": tuple(proxies)}

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from auth.keys import KeyStore
+    from auth.iam_identity import Identity
+    from auth.iam_view import IamView
     from auth.sigv4 import Verified
     from gateway.dispatch import Target
     from router.registry import Router
 
-__all__ = ["SERVICES", "GatewaySettings", "Principal", "RequestContext", "Services"]
+__all__ = ["SERVICES", "GatewaySettings", "RequestContext", "Services"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,19 +29,17 @@ class GatewaySettings:
     #: Whole seconds of clock skew tolerated on header-signed requests.
     max_skew_seconds: int = 900
     trust_forwarded_proto: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    access_key: str
-    user: str
+    #: The 12-digit account id in every ARN PCache builds (users, roles, sessions).
+    account_id: str = "000000000000"
+    #: Peers whose X-Forwarded-For is believed for aws:SourceIp (CIDR strings).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
 class Services:
     settings: GatewaySettings
     router: Router
-    keys: KeyStore
+    iam: IamView
     ready: bool = True
     started_at: float = field(default=0.0)
 
@@ -52,9 +52,11 @@ class RequestContext:
     request: web.Request
     request_id: str
     target: Target
-    principal: Principal | None
+    principal: Identity | None
     verified: Verified | None
     services: Services
+    #: the request's IAM condition keys, for decisions a handler makes per item
+    condition_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def bucket(self) -> str:

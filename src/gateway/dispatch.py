@@ -195,6 +195,7 @@ _BUCKET_GET: dict[str, Operation] = {
     "uploads": Operation.ListMultipartUploads,
     "versions": Operation.ListObjectVersions,
     "versioning": Operation.GetBucketVersioning,
+    "policy": Operation.GetBucketPolicy,
 }
 
 
@@ -210,8 +211,12 @@ def _bucket_op(method: str, query: Mapping[str, str]) -> tuple[Operation, str | 
         return Operation.HeadBucket, None
     elif method == "PUT" and sub is None:
         return Operation.CreateBucket, None
+    elif method == "PUT" and sub == "policy":
+        return Operation.PutBucketPolicy, None
     elif method == "DELETE" and sub is None:
         return Operation.DeleteBucket, None
+    elif method == "DELETE" and sub == "policy":
+        return Operation.DeleteBucketPolicy, None
     elif method == "POST" and sub == "delete":
         return Operation.DeleteObjects, None
     elif method not in ("GET", "HEAD", "PUT", "DELETE", "POST"):

@@ -126,6 +126,10 @@ ERRORS: Mapping[str, ErrorSpec] = {
     ),
     "InvalidTokenId": ErrorSpec(403, "The security token included in the request is invalid."),
     "ExpiredToken": ErrorSpec(400, "The provided token has expired."),
+    "InvalidToken": ErrorSpec(400, "The provided token is malformed or otherwise invalid."),
+    "MalformedPolicy": ErrorSpec(400, "Policies must be valid JSON and the first byte must be '{'"),
+    "PolicyTooLarge": ErrorSpec(400, "Policies must be at most 20 KiB."),
+    "NoSuchBucketPolicy": ErrorSpec(404, "The bucket policy does not exist"),
 }
 
 

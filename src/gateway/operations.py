@@ -28,6 +28,9 @@ class Operation(Enum):
     ListObjectVersions = "ListObjectVersions"
     ListMultipartUploads = "ListMultipartUploads"
     GetBucketVersioning = "GetBucketVersioning"
+    GetBucketPolicy = "GetBucketPolicy"
+    PutBucketPolicy = "PutBucketPolicy"
+    DeleteBucketPolicy = "DeleteBucketPolicy"
     DeleteObjects = "DeleteObjects"
     GetObject = "GetObject"
     HeadObject = "HeadObject"
@@ -65,6 +68,9 @@ _TABLE: dict[Operation, tuple[str, ResourceKind]] = {
     Operation.ListObjectVersions: ("s3:ListBucketVersions", ResourceKind.BUCKET),
     Operation.ListMultipartUploads: ("s3:ListBucketMultipartUploads", ResourceKind.BUCKET),
     Operation.GetBucketVersioning: ("s3:GetBucketVersioning", ResourceKind.BUCKET),
+    Operation.GetBucketPolicy: ("s3:GetBucketPolicy", ResourceKind.BUCKET),
+    Operation.PutBucketPolicy: ("s3:PutBucketPolicy", ResourceKind.BUCKET),
+    Operation.DeleteBucketPolicy: ("s3:DeleteBucketPolicy", ResourceKind.BUCKET),
     Operation.DeleteObjects: ("s3:DeleteObject", ResourceKind.BUCKET),
     Operation.GetObject: ("s3:GetObject", ResourceKind.OBJECT),
     Operation.HeadObject: ("s3:GetObject", ResourceKind.OBJECT),

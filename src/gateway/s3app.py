@@ -11,12 +11,22 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.authn import authenticate, authorize
+from gateway.authn import authenticate
+from gateway.authz import authorize_request
 from gateway.boundary import to_s3_error
 from gateway.context import SERVICES, RequestContext
 from gateway.dispatch import Target, dispatch
 from gateway.errors import S3Error
-from gateway.handlers import buckets, copy, delete_many, listing, multipart, objects, tagging
+from gateway.handlers import (
+    bucket_policy,
+    buckets,
+    copy,
+    delete_many,
+    listing,
+    multipart,
+    objects,
+    tagging,
+)
 from gateway.operations import Operation
 from gateway.render import error_response, render
 from gateway.results import Result
@@ -35,6 +45,9 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.DeleteBucket: buckets.delete_bucket,
     Operation.GetBucketLocation: buckets.get_bucket_location,
     Operation.GetBucketVersioning: buckets.get_bucket_versioning,
+    Operation.GetBucketPolicy: bucket_policy.get_bucket_policy,
+    Operation.PutBucketPolicy: bucket_policy.put_bucket_policy,
+    Operation.DeleteBucketPolicy: bucket_policy.delete_bucket_policy,
     Operation.ListObjects: listing.list_objects,
     Operation.ListObjectsV2: listing.list_objects_v2,
     Operation.DeleteObjects: delete_many.delete_objects,
@@ -81,8 +94,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
             domain=services.settings.domain,
         )
         principal, verified = await authenticate(request, services, raw_path, raw_query)
-        authorize(principal, target)
-        ctx = RequestContext(request, request_id, target, principal, verified, services)
+        keys = await authorize_request(request, target, principal, services)
+        ctx = RequestContext(request, request_id, target, principal, verified, services, keys)
         handler = HANDLERS.get(target.operation)
         if handler is None:
             raise S3Error("NotImplemented")

@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from redis.asyncio import Redis
 
-from auth.keys import KeyStore
+from auth.iam_model import ROOT_USER
+from auth.iam_store import IamStore
+from auth.iam_view import IamView
 from auth.secrets import (
     SecretBox,
     generate_access_key,
     generate_secret_key,
     load_or_create_master_key,
 )
+from gateway import redact
 from gateway.config import Config, VendorConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
@@ -33,11 +36,9 @@ from router.upstream import Upstream
 __all__ = ["Node", "run"]
 
 log = logging.getLogger("pcache")
-ROOT_USER = "root"
 _ROOT_KEY_ENV = "PCACHE_ROOT_ACCESS_KEY"
 _ROOT_SECRET_ENV = "PCACHE_ROOT_SECRET_KEY"  # noqa: S105 - a variable name
 _MASTER_KEY_ENV = "PCACHE_MASTER_KEY"
-_ROOT_RECORD = "pc:iam:root"
 
 
 def build_vendor(cfg: VendorConfig) -> Upstream:
@@ -80,6 +81,7 @@ class Node:
     embedded: EmbeddedRedis | None = None
     redis: Redis | None = None
     router: Router | None = None
+    iam: IamView | None = None
     runner: web.AppRunner | None = None
     endpoints: list[str] = field(default_factory=list)
 
@@ -93,8 +95,10 @@ class Node:
             url = self.embedded.url
         self.redis = Redis.from_url(url)
         await self.redis.ping()
-        keys = KeyStore(self.redis, SecretBox(_master_key(cfg)))
-        await self._root_credentials(keys)
+        store = IamStore(self.redis, SecretBox(_master_key(cfg)))
+        await self._root_credentials(store)
+        self.iam = IamView(store, self.redis, max_stale=cfg.iam_max_stale)
+        await self.iam.start()
         vendors = {name: build_vendor(v) for name, v in cfg.vendors.items()}
         for upstream in vendors.values():
             # Load SDK models now, not inside the first client request.
@@ -120,26 +124,33 @@ class Node:
                 for p in cfg.pbuckets
             ]
         )
-        settings = GatewaySettings(region=cfg.region, domain=cfg.domain)
+        settings = GatewaySettings(
+            region=cfg.region,
+            domain=cfg.domain,
+            account_id=cfg.account_id,
+            trusted_proxies=cfg.trusted_proxies,
+        )
         services = Services(
-            settings=settings, router=self.router, keys=keys, started_at=time.time()
+            settings=settings, router=self.router, iam=self.iam, started_at=time.time()
         )
         await self._listen(services)
         return services
 
-    async def _root_credentials(self, keys: KeyStore) -> None:
-        """Root keys from the environment, else the stored ones, else new ones printed once."""
-        assert self.redis is not None
+    async def _root_credentials(self, store: IamStore) -> None:
+        """Root keys from the environment (then the only root key), else the stored ones, else
+        new ones printed once."""
         access, secret = os.environ.get(_ROOT_KEY_ENV), os.environ.get(_ROOT_SECRET_ENV)
+        existing = (await store.load()).keys_of(ROOT_USER)
         if access and secret:
-            await keys.put(access, secret, ROOT_USER)
-            await self.redis.set(_ROOT_RECORD, access)
+            await store.create_access_key(ROOT_USER, access_key=access, secret=secret, limit=None)
+            await store.delete_access_keys(
+                [k.access_key for k in existing if k.access_key != access]
+            )
             return
-        if await self.redis.get(_ROOT_RECORD) is not None:
+        if existing:
             return
         access, secret = generate_access_key(), generate_secret_key()
-        await keys.put(access, secret, ROOT_USER)
-        await self.redis.set(_ROOT_RECORD, access)
+        await store.create_access_key(ROOT_USER, access_key=access, secret=secret, limit=None)
         # Printed once, on the terminal only (never logged): it is stored encrypted from now on.
         print(
             f"PCache root credentials (shown once):\n  access key: {access}\n"
@@ -173,6 +184,8 @@ class Node:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.iam is not None:
+            await self.iam.stop()
         if self.router is not None:
             await self.router.close()
         if self.redis is not None:
@@ -227,11 +240,11 @@ def run(cfg: Config) -> None:
 
 
 def _logging(level: str) -> None:
+    fmt = "%(asctime)s %(levelname)s %(name)s %(message)s"
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
+        level=getattr(logging, level.upper(), logging.INFO), format=fmt, stream=sys.stderr
     )
+    redact.install(fmt)
     # aiohttp's own access log would duplicate ours (and may carry presigned query strings).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("botocore").setLevel(logging.WARNING)

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import _empty_and_delete
 from tests.rig.gateway import GatewayProcess
+from tests.rig.iam import TEST_MASTER_KEY_HEX, IamRig
 from tests.rig.seaweed import SeaweedServer
 
 # A PBucket declared in the config on the local-directory vendor (under a key prefix), so tests
@@ -68,7 +69,8 @@ def gateway(
     workdir = tmp_path_factory.mktemp("gateway")
     config = gateway_config(seaweed, redis_server, workdir)
     asyncio.run(_create_local_vendor_bucket(workdir / "local-vendor", "lb"))
-    with GatewayProcess(workdir, config=config, tls=True) as gw:
+    env = {"PCACHE_MASTER_KEY": TEST_MASTER_KEY_HEX}
+    with GatewayProcess(workdir, config=config, tls=True, extra_env=env) as gw:
         yield gw
 
 
@@ -100,3 +102,11 @@ def local_bucket(s3: Any) -> Iterator[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=LOCAL_PBUCKET):
         for obj in page.get("Contents", []):
             s3.delete_object(Bucket=LOCAL_PBUCKET, Key=obj["Key"])
+
+
+@pytest.fixture(scope="session")
+def iam(gateway: GatewayProcess, redis_server: str) -> Iterator[IamRig]:
+    """IAM users, keys and policies written straight to the gateway's Redis."""
+    rig = IamRig(redis_server, gateway.endpoint)
+    yield rig
+    rig.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.authz import allowed
 from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.results import Empty, Result, Xml
@@ -25,14 +26,21 @@ def owner_id(name: str) -> str:
 
 
 async def list_buckets(ctx: RequestContext) -> Result:
-    user = ctx.principal.user if ctx.principal else "anonymous"
+    user = ctx.principal.name if ctx.principal else "anonymous"
     doc = Doc("ListAllMyBucketsResult")
     doc.open("Owner").leaf("ID", owner_id(user)).leaf("DisplayName", user).close()
     doc.open("Buckets")
     for pb in await ctx.services.router.all():
+        if not _visible(ctx, pb.name):
+            continue
         doc.open("Bucket").leaf("Name", pb.name).leaf("CreationDate", iso8601(pb.created)).close()
     doc.close()
     return Xml(doc.render())
+
+
+def _visible(ctx: RequestContext, bucket: str) -> bool:
+    """Only buckets the caller may list: one tenant does not learn another's bucket names."""
+    return allowed(ctx.services, ctx.principal, "s3:ListBucket", bucket, None, ctx.condition_keys)
 
 
 # Fixed routes of the node: a PBucket of that name would be unreachable in path style.
@@ -57,7 +65,7 @@ async def create_bucket(ctx: RequestContext) -> Result:
             "The specified location-constraint is not valid",
             fields={"LocationConstraint": location},
         )
-    owner = ctx.principal.user if ctx.principal else "anonymous"
+    owner = ctx.principal.name if ctx.principal else "anonymous"
     await ctx.services.router.create(ctx.bucket, owner=owner)
     return Empty(headers={"Location": "/" + ctx.bucket})
 
@@ -71,6 +79,9 @@ async def head_bucket(ctx: RequestContext) -> Result:
 
 async def delete_bucket(ctx: RequestContext) -> Result:
     await ctx.services.router.delete(ctx.bucket)
+    # A bucket created later under the same name must not inherit this one's grants.
+    if await ctx.services.iam.store.delete_bucket_policy(ctx.bucket):
+        await ctx.services.iam.refresh()
     return Empty(status=204)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from gateway.authz import allowed
 from gateway.boundary import to_s3_error
 from gateway.context import RequestContext
 from gateway.dispatch import validate_key
@@ -33,6 +34,12 @@ async def delete_objects(ctx: RequestContext) -> Result:
         async with gate:
             try:
                 validate_key(key)
+                # AWS checks s3:DeleteObject for each key; a denied key fails alone.
+                if not allowed(
+                    ctx.services, ctx.principal, "s3:DeleteObject", ctx.bucket, key,
+                    ctx.condition_keys,
+                ):  # fmt: skip
+                    raise S3Error("AccessDenied")
                 await view.delete_object(key)
             except Exception as exc:
                 return to_s3_error(exc) or S3Error("InternalError")
