@@ -129,7 +129,7 @@ def test_iam14__secure_transport(
         allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*"),
         deny("s3:*", "*", Condition={"Bool": {"aws:SecureTransport": "false"}}),
     )
-    name, ak, sk = iam.user(*policies)
+    _, ak, sk = iam.user(*policies)
     plain = iam.client(ak, sk)
     tls = iam.client(ak, sk, endpoint=gateway.https_endpoint, verify=str(gateway.ca_file))
     until(lambda: error_code(lambda: tls.get_object(Bucket=bucket, Key="k")) is None)
