@@ -97,15 +97,14 @@ def needs(target: Target, headers: Mapping[str, str]) -> list[Need]:
     return out
 
 
-def source_ip(request: web.Request, trusted: tuple[str, ...]) -> str:
+def source_ip(peer: str, forwarded_for: str | None, trusted: tuple[str, ...]) -> str:
     """The peer address, or the nearest untrusted X-Forwarded-For hop when the peer is one of
     the configured proxies. A client can put anything in X-Forwarded-For; only our proxies'
-    word counts."""
-    peer = request.remote or ""
+    word counts, read from the right (the hop each proxy itself added)."""
     nets = [ipaddress.ip_network(n, strict=False) for n in trusted]
     if not nets or not _in(peer, nets):
         return peer
-    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
     for hop in reversed(hops):
         if not _in(hop, nets):
             return hop
@@ -129,7 +128,13 @@ def request_keys(
         and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
     )
     keys: dict[str, tuple[str, ...]] = {
-        "aws:sourceip": (source_ip(request, services.settings.trusted_proxies),),
+        "aws:sourceip": (
+            source_ip(
+                request.remote or "",
+                request.headers.get("X-Forwarded-For"),
+                services.settings.trusted_proxies,
+            ),
+        ),
         "aws:securetransport": ("true" if secure else "false",),
         "aws:currenttime": (now.strftime("%Y-%m-%dT%H:%M:%SZ"),),
         "aws:epochtime": (str(int(time.time())),),

@@ -377,3 +377,31 @@ def test_iam25__disabled_and_deleted_keys_stop_within_a_second(
     )
     iam.run(iam.store.delete_user(name))
     assert not iam.run(iam.store.load()).keys_of(name)
+
+
+def test_adm02__no_secret_in_plaintext_anywhere_in_redis(
+    iam: IamRig, gateway: GatewayProcess, redis_server: str
+) -> None:
+    import redis as redis_sync
+
+    _, ak, secret = iam.user(allow("s3:ListAllMyBuckets", "*"))
+    client = redis_sync.Redis.from_url(redis_server)
+    seen = 0
+    for name in client.scan_iter(count=1000):
+        kind = client.type(name).decode()
+        if kind == "string":
+            values = [client.get(name) or b""]
+        elif kind == "hash":
+            values = [k + b"=" + v for k, v in client.hgetall(name).items()]
+        elif kind == "set":
+            values = list(client.smembers(name))
+        elif kind == "list":
+            values = client.lrange(name, 0, -1)
+        else:
+            values = [str(client.dump(name)).encode()]
+        for value in values:
+            seen += 1
+            assert secret.encode() not in value, name
+            assert gateway.secret_key.encode() not in value, name
+    assert seen > 0
+    assert ak.encode() in b"".join(client.hkeys("pc:iam:{iam}:keys"))
