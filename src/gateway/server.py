@@ -29,6 +29,7 @@ from gateway.config import Config, VendorConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.s3app import add_s3_routes
+from gateway.sts import add_sts_routes
 from router.pbucket import PBucket, TargetSpec
 from router.registry import Router, RouterSettings
 from router.upstream import Upstream
@@ -164,6 +165,7 @@ class Node:
         app[SERVICES] = services
         app.router.add_get("/healthz", _healthz)
         app.router.add_get("/readyz", _readyz)
+        add_sts_routes(app)
         add_s3_routes(app)
         self.runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=self.cfg.shutdown_timeout
