@@ -342,12 +342,21 @@ class IamStore:
 
     # -- managed policies --------------------------------------------------------------------
     async def put_policy(
-        self, name: str, document: str, *, description: str = "", create_only: bool = False
+        self,
+        name: str,
+        document: str,
+        *,
+        description: str = "",
+        create_only: bool = False,
+        must_exist: bool = False,
     ) -> ManagedPolicy:
         async def body(tx: _Tx) -> ManagedPolicy:
             old = await tx.get(ManagedPolicy, POLICIES, name)
             if old is not None and create_only:
                 raise _exists("policy", name)
+            if old is None and must_exist:
+                # An update racing a delete must not resurrect the policy.
+                raise _no_such("policy", name)
             now = now_utc()
             policy = ManagedPolicy(
                 name=name,

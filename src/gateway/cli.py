@@ -1,4 +1,5 @@
-"""`pcache` command line: `pcache serve [-c FILE] [--listen HOST:PORT] [--data-dir DIR]`."""
+"""`pcache` command line: `pcache serve [-c FILE] [--listen HOST:PORT] [--data-dir DIR]`,
+`pcache admin ...` (gateway.admin_cli)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("-c", "--config", type=Path, help="TOML config file")
     serve.add_argument("--listen", help="HOST:PORT for the S3 HTTP listener")
     serve.add_argument("--data-dir", type=Path, help="data directory (default ./pcache-data)")
+    # Listed for --help only: main() hands `admin ...` to gateway.admin_cli before parsing.
+    sub.add_parser("admin", help="manage IAM through the admin API (pcache admin --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["admin"]:
+        from gateway.admin_cli import main as admin_main
+
+        return admin_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "serve":
         try:

@@ -25,6 +25,7 @@ from auth.secrets import (
     load_or_create_master_key,
 )
 from gateway import redact
+from gateway.admin import add_admin_routes
 from gateway.config import Config, VendorConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
@@ -166,6 +167,7 @@ class Node:
         app.router.add_get("/healthz", _healthz)
         app.router.add_get("/readyz", _readyz)
         add_sts_routes(app)
+        add_admin_routes(app)
         add_s3_routes(app)
         self.runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=self.cfg.shutdown_timeout
