@@ -84,6 +84,16 @@ async def handle(request: web.Request) -> web.StreamResponse:
     target: Target | None = None
     status, sent = 500, 0
     head = request.method == "HEAD"
+    if log.isEnabledFor(logging.DEBUG):
+        # The whole request line and headers, for debugging clients; gateway.redact masks the
+        # signatures, credentials and tokens in it before it reaches any handler's output.
+        log.debug(
+            "request_id=%s %s %s headers=%s",
+            request_id,
+            request.method,
+            request.raw_path,
+            dict(request.headers),
+        )
     try:
         target = dispatch(
             request.method,

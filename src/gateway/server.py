@@ -251,4 +251,5 @@ def _logging(level: str) -> None:
     redact.install(fmt)
     # aiohttp's own access log would duplicate ours (and may carry presigned query strings).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("botocore").setLevel(logging.WARNING)
+    if level.lower() != "debug":
+        logging.getLogger("botocore").setLevel(logging.WARNING)
