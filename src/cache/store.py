@@ -1,0 +1,238 @@
+"""`TieredStore`: several tiers, fastest first, behind one async interface.
+
+- `put` admits a block into the admission tier (or, if that tier refuses, the next one down).
+  What a tier evicts is demoted one tier down; the last tier drops it. A demotion may evict in
+  turn, so demotions cascade.
+- `get` looks in every tier, fastest first, and verifies the block (see `VerifyReads`). A block
+  hit `promote_after` times in tier i > 0 is promoted to tier i - 1 *before* `get` returns, in the
+  same worker thread: copied (or hard-linked) up, then removed below, so the returned location is
+  the new one and a failed promotion changes nothing. Simple, and the copy runs in the thread
+  pool, never on the event loop; the cost lands on the one hit that crosses the threshold.
+- `invalidate` removes a block from every tier.
+
+Every file operation runs in a thread pool (`run_in_executor`); the event loop never blocks.
+
+A returned `BlockLocation` may go away afterwards (evicted or promoted by another request):
+open `path` and treat `FileNotFoundError` as a miss; once open, a later eviction does not disturb
+the reader. Block ids name immutable bytes (the id hashes the ETag), so a race that leaves a second
+copy in another tier wastes space but can never serve wrong bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from cache.block_file import PAYLOAD_OFFSET, BytesLike, Opener, block_path, default_opener
+from cache.blocks import BlockId
+from cache.health import Clock
+from cache.tier import Detached, Move, Tier, TierOptions, TierStats, VerifyReads
+
+__all__ = ["BlockLocation", "StoreSettings", "TierSettings", "TieredStore"]
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class TierSettings:
+    directory: str | os.PathLike[str]
+    capacity: int
+    options: TierOptions = field(default_factory=TierOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """The tiered store's settings (filled from config by the gateway). Tiers fastest first."""
+
+    tiers: tuple[TierSettings, ...]
+    admission_tier: int = 0
+    promote_after: int = 2  # hits in a lower tier before a block moves up one tier
+    verify_reads: VerifyReads = VerifyReads.ALWAYS
+
+    def __post_init__(self) -> None:
+        if not self.tiers:
+            raise ValueError("a tiered store needs at least one tier")
+        if not 0 <= self.admission_tier < len(self.tiers):
+            raise ValueError(f"admission_tier {self.admission_tier} is not a tier index")
+        if self.promote_after < 1:
+            raise ValueError(f"promote_after must be >= 1, got {self.promote_after}")
+
+
+@dataclass(frozen=True, slots=True)
+class BlockLocation:
+    """Where a verified block's payload is: sendfile `[payload_offset + offset, length]` of
+    `path`."""
+
+    tier: int
+    path: Path
+    payload_offset: int
+    size: int  # payload bytes
+
+
+class TieredStore:
+    """The node's block cache over its tiers. Build it with `TieredStore.open`."""
+
+    def __init__(
+        self,
+        tiers: Sequence[Tier],
+        *,
+        admission_tier: int = 0,
+        promote_after: int = 2,
+        verify_reads: VerifyReads = VerifyReads.ALWAYS,
+        executor: Executor | None = None,
+    ) -> None:
+        if not tiers or not 0 <= admission_tier < len(tiers) or promote_after < 1:
+            raise ValueError("need >= 1 tier, a valid admission tier and promote_after >= 1")
+        self._tiers = tuple(tiers)
+        self._admission_tier = admission_tier
+        self._promote_after = promote_after
+        self._verify_reads = verify_reads
+        self._executor = executor
+        self._counter_lock = threading.Lock()
+        self.hits = 0  # gets and reads served by some tier
+        self.misses = 0  # gets and reads no tier could serve
+
+    @classmethod
+    async def open(
+        cls,
+        settings: StoreSettings,
+        *,
+        executor: Executor | None = None,
+        clock: Clock = time.monotonic,
+        opener: Opener = default_opener,
+    ) -> TieredStore:
+        """Open every tier (scanning and, if configured, verifying its files) off the loop."""
+        loop = asyncio.get_running_loop()
+        tiers = [
+            await loop.run_in_executor(
+                executor,
+                functools.partial(
+                    Tier.open,
+                    spec.directory,
+                    spec.capacity,
+                    spec.options,
+                    clock=clock,
+                    opener=opener,
+                ),
+            )
+            for spec in settings.tiers
+        ]
+        return cls(
+            tiers,
+            admission_tier=settings.admission_tier,
+            promote_after=settings.promote_after,
+            verify_reads=settings.verify_reads,
+            executor=executor,
+        )
+
+    @property
+    def tiers(self) -> tuple[Tier, ...]:
+        return self._tiers
+
+    async def _in_thread(self, function: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function)
+
+    async def get(self, block_id: BlockId) -> BlockLocation | None:
+        """A verified block's location, or None (a miss). May promote the block first."""
+        return await self._in_thread(functools.partial(self._get, block_id))
+
+    async def read(
+        self, block_id: BlockId, offset: int = 0, length: int | None = None
+    ) -> bytes | None:
+        """A verified slice of a block's payload, for callers that cannot sendfile (TLS, peers)."""
+        return await self._in_thread(functools.partial(self._read, block_id, offset, length))
+
+    async def put(self, block_id: BlockId, data: BytesLike) -> bool:
+        """Cache a block; False when no tier could store it (the caller serves it anyway)."""
+        return await self._in_thread(functools.partial(self._put, block_id, data))
+
+    async def invalidate(self, block_id: BlockId) -> bool:
+        """Remove a block from every tier; True if some tier held it."""
+        return await self._in_thread(functools.partial(self._invalidate, block_id))
+
+    def stats(self) -> tuple[TierStats, ...]:
+        """Per-tier counters, fastest tier first (cheap: no I/O)."""
+        return tuple(tier.stats() for tier in self._tiers)
+
+    def _count(self, *, hit: bool) -> None:
+        with self._counter_lock:  # worker threads race on `+=`
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    # The blocking halves, run in the executor --------------------------------------------------
+
+    def _get(self, block_id: BlockId) -> BlockLocation | None:
+        for index, tier in enumerate(self._tiers):
+            hit = tier.get(block_id, verify=self._verify_reads)
+            if hit is None:
+                continue
+            if index > 0 and hit.hits >= self._promote_after and self._promote(index, block_id):
+                index -= 1
+                path = block_path(self._tiers[index].root, block_id)
+            else:
+                path = hit.path
+            self._count(hit=True)
+            return BlockLocation(index, path, PAYLOAD_OFFSET, hit.payload_length)
+        self._count(hit=False)
+        return None
+
+    def _read(self, block_id: BlockId, offset: int, length: int | None) -> bytes | None:
+        for tier in self._tiers:
+            data = tier.read(block_id, offset, length)
+            if data is not None:
+                self._count(hit=True)
+                return data
+        self._count(hit=False)
+        return None
+
+    def _put(self, block_id: BlockId, data: BytesLike) -> bool:
+        if any(block_id in tier for tier in self._tiers):
+            return True
+        for index in range(self._admission_tier, len(self._tiers)):
+            admission = self._tiers[index].put(block_id, data)
+            self._settle(index, admission.evicted)
+            if admission.stored:
+                return True
+        return False
+
+    def _promote(self, index: int, block_id: BlockId) -> bool:
+        """Copy a block up one tier, then remove it below. False leaves it where it was."""
+        lower, upper = self._tiers[index], self._tiers[index - 1]
+        source = block_path(lower.root, block_id)
+        try:
+            file_size = source.stat().st_size
+        except OSError:
+            return False
+        admission = upper.adopt(source, block_id, file_size, move=Move.PROMOTE, consume=False)
+        if admission.stored:
+            lower.remove(block_id)
+        self._settle(index - 1, admission.evicted)
+        return admission.stored
+
+    def _settle(self, index: int, evicted: Sequence[Detached]) -> None:
+        """Demote what tier `index` evicted into the tier below, cascading; the last tier drops."""
+        pending = deque((index, detached) for detached in evicted)  # oldest first: keeps age order
+        while pending:
+            source, detached = pending.popleft()
+            if source + 1 >= len(self._tiers):
+                Tier.drop(detached)
+                continue
+            admission = self._tiers[source + 1].adopt(
+                detached.path, detached.block_id, detached.file_size, move=Move.DEMOTE, consume=True
+            )
+            pending.extend((source + 1, more) for more in admission.evicted)
+
+    def _invalidate(self, block_id: BlockId) -> bool:
+        removed = [tier.remove(block_id) for tier in self._tiers]
+        return any(removed)

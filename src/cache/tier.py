@@ -1,0 +1,530 @@
+"""One tier: a directory of block files, a byte capacity and an in-memory index with SIEVE order.
+
+Thread-safe and blocking: `TieredStore` calls it from a thread pool. The lock guards only the
+index; writing and checksumming a block happen outside it, and the cheap metadata steps (rename
+into place, detach an evicted file) inside, so the index and the files never disagree for another
+thread: an indexed block always has its file.
+
+Capacity counts whole files (64-byte header + payload) and is never exceeded: admission first
+evicts until the new block fits. Evicted blocks are *detached* (renamed into `tmp/`) and handed to
+the caller, who moves them one tier down or drops them; a crash before that just deletes them at
+the next open. A free-space watermark (`min_free_bytes`, `min_free_ratio` of the file system)
+makes admission evict more, or refuse when even an empty tier would not keep it (FLT-11).
+
+No failure here reaches a client: a block that cannot be stored is refused (`stored=False`), a
+corrupt one is a miss that evicts it (CAC-09), an I/O error is a miss that counts against the
+device (`IoHealth`).
+
+Start-up cost of `verify_on_open` (the default): every byte of the tier is read once. Measured
+with `python -m bench.cache_policy` (page cache warm, so CRC32C plus memory bandwidth): 64 blocks x
+8 MiB open in ~95 ms verified and ~4 ms with headers only, i.e. ~1.1 ms per 8 MiB block, about
+5-7 GB/s. A cold device adds its read time: a 1 TB SSD tier at 2 GB/s takes ~8 minutes, so turn it
+off for big tiers and rely on the per-hit check (`VerifyReads.ALWAYS` costs the same ~1.1 ms per
+8 MiB hit, paid in a worker thread).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import errno
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from cache.block_file import (
+    HEADER_SIZE,
+    TMP_DIR,
+    TMP_SUFFIX,
+    BytesLike,
+    CorruptBlock,
+    Durability,
+    Opener,
+    block_path,
+    check,
+    default_opener,
+    publish,
+    read_verified,
+    sync_parent,
+    write_temp,
+)
+from cache.blocks import BlockId
+from cache.health import Clock, IoHealth
+from cache.sieve import SievePolicy
+from cache.tier_scan import scan_tier
+
+__all__ = [
+    "Admission",
+    "Detached",
+    "Move",
+    "Tier",
+    "TierHit",
+    "TierOptions",
+    "TierStats",
+    "VerifyReads",
+]
+
+_log = logging.getLogger("pcache.cache")
+_T = TypeVar("_T")
+# A full file system says nothing about the device's health: count it, never trip the breaker.
+_NOT_THE_DEVICE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class VerifyReads(enum.Enum):
+    """When a hit checks the payload CRC before it is served."""
+
+    ALWAYS = "always"  # every hit: one pass over the block, catches any later bit flip (CAC-09)
+    ONCE = "once"  # the first hit per process; later hits trust the file (cheaper sendfile)
+
+
+class Move(enum.Enum):
+    """Why a block enters a tier; promotions and demotions are counted by the receiving tier."""
+
+    ADMIT = "admit"
+    PROMOTE = "promote"
+    DEMOTE = "demote"
+
+
+@dataclass(frozen=True, slots=True)
+class TierOptions:
+    """Per-tier settings besides directory and capacity (filled from config by the gateway)."""
+
+    min_free_bytes: int = 0
+    min_free_ratio: float = 0.0
+    verify_on_open: bool = True
+    durability: Durability = Durability.NONE
+    max_io_errors: int = 3  # consecutive I/O errors that take the tier out of service
+    cooldown: float = 30.0  # seconds out of service before it is tried again
+
+
+@dataclass(frozen=True, slots=True)
+class TierStats:
+    directory: str
+    capacity: int
+    used: int
+    blocks: int
+    hits: int
+    misses: int
+    evictions: int
+    promotions: int  # blocks promoted into this tier
+    demotions: int  # blocks demoted into this tier
+    checksum_failures: int
+    io_errors: int
+    refused: int  # admissions that could not be stored
+    discarded_at_open: int
+    in_service: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Detached:
+    """An evicted block, out of the index, whose file waits in its tier's `tmp/` to be moved one
+    tier down (`Tier.adopt`) or dropped (`Tier.drop`)."""
+
+    block_id: BlockId
+    path: Path
+    file_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Whether a block is now in the tier, and the blocks evicted to make room for it."""
+
+    stored: bool
+    evicted: tuple[Detached, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TierHit:
+    path: Path
+    payload_length: int
+    hits: int  # hits since the block entered this tier (drives promotion)
+
+
+_REFUSED = Admission(stored=False)
+_STORED = Admission(stored=True)
+
+
+class _Entry:
+    __slots__ = ("file_size", "hits", "verified")
+
+    def __init__(self, file_size: int) -> None:
+        self.file_size = file_size
+        self.hits = 0
+        self.verified = False
+
+
+class _NoRoom(Exception):
+    """Even evicting every block would not make the new one fit."""
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):  # leftovers in tmp/ are removed at the next open
+        os.unlink(path)
+
+
+class Tier:
+    """One directory of block files; use `Tier.open`."""
+
+    def __init__(
+        self, root: Path, capacity: int, options: TierOptions, *, clock: Clock, opener: Opener
+    ) -> None:
+        if capacity <= 0:
+            raise ValueError(f"tier capacity must be > 0, got {capacity}")
+        self._root = root
+        self._capacity = capacity
+        self._options = options
+        self._opener = opener
+        self._lock = threading.Lock()
+        self._index: dict[BlockId, _Entry] = {}
+        self._policy: SievePolicy[BlockId] = SievePolicy()
+        self._health = IoHealth(
+            max_errors=options.max_io_errors, cooldown=options.cooldown, clock=clock
+        )
+        self._used = 0
+        self._hits = self._misses = self._evictions = 0
+        self._promotions = self._demotions = 0
+        self._checksum_failures = self._refused = self._discarded_at_open = 0
+
+    @classmethod
+    def open(
+        cls,
+        directory: str | os.PathLike[str],
+        capacity: int,
+        options: TierOptions | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        opener: Opener = default_opener,
+    ) -> Tier:
+        """Open (creating if needed) a tier and rebuild its index from the files on disk.
+
+        Blocks beyond `capacity` (it shrank since the last run) are deleted oldest first.
+        """
+        options = options or TierOptions()
+        tier = cls(Path(directory), capacity, options, clock=clock, opener=opener)
+        scan = scan_tier(tier._root, verify=options.verify_on_open, opener=opener)
+        tier._discarded_at_open = scan.discarded
+        for _ in range(scan.io_errors):
+            tier._health.failure()
+        for block in scan.blocks:  # oldest first, so SIEVE's queue starts in age order
+            tier._index[block.block_id] = _Entry(block.file_size)
+            tier._policy.insert(block.block_id)
+            tier._used += block.file_size
+        while tier._used > capacity:
+            victim = tier._policy.evict()
+            tier._used -= tier._index.pop(victim).file_size
+            _unlink_quietly(block_path(tier._root, victim))
+        return tier
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    def __contains__(self, block_id: object) -> bool:
+        return block_id in self._index
+
+    def in_service(self) -> bool:
+        with self._lock:
+            return self._health.available()
+
+    # Reads ------------------------------------------------------------------------------------
+
+    def get(self, block_id: BlockId, *, verify: VerifyReads = VerifyReads.ALWAYS) -> TierHit | None:
+        """Find a block and (per `verify`) check its CRC; None is a miss. Counts a hit."""
+        with self._lock:
+            if not self._health.available():
+                return None
+            entry = self._index.get(block_id)
+            if entry is None:
+                self._misses += 1
+                return None
+            checked = verify is VerifyReads.ALWAYS or not entry.verified
+            payload_length = entry.file_size - HEADER_SIZE
+        path = block_path(self._root, block_id)
+        if checked:
+            header = self._guarded(
+                block_id, lambda: check(path, expected=block_id, opener=self._opener)
+            )
+            if header is None:
+                return None
+        with self._lock:
+            return self._record_hit(block_id, path, payload_length, verified=checked)
+
+    def read(self, block_id: BlockId, offset: int = 0, length: int | None = None) -> bytes | None:
+        """Payload bytes of a block after a full CRC check (for paths that cannot sendfile)."""
+        with self._lock:
+            if not self._health.available():
+                return None
+            if block_id not in self._index:
+                self._misses += 1
+                return None
+        path = block_path(self._root, block_id)
+        data = self._guarded(
+            block_id,
+            lambda: read_verified(path, offset, length, expected=block_id, opener=self._opener),
+        )
+        if data is not None:
+            with self._lock:
+                self._record_hit(block_id, path, len(data), verified=True)
+        return data
+
+    def _record_hit(
+        self, block_id: BlockId, path: Path, payload_length: int, *, verified: bool
+    ) -> TierHit | None:
+        entry = self._index.get(block_id)
+        if entry is None:  # evicted while we were checking it: its path may be gone
+            self._misses += 1
+            return None
+        entry.verified = entry.verified or verified
+        entry.hits += 1
+        self._hits += 1
+        self._policy.access(block_id)
+        return TierHit(path, payload_length, entry.hits)
+
+    def _guarded(self, block_id: BlockId, operation: Callable[[], _T]) -> _T | None:
+        """Run a read of a block file, turning every failure into a miss that is accounted for."""
+        try:
+            result = operation()
+        except CorruptBlock as error:
+            _log.warning("corrupt block evicted: %s", error)
+            with self._lock:
+                self._checksum_failures += 1
+                self._remove_locked(block_id)
+            return None
+        except FileNotFoundError:
+            with self._lock:  # deleted behind our back: forget it, unless it was just re-added
+                self._misses += 1
+                if not block_path(self._root, block_id).exists():
+                    self._remove_locked(block_id)
+            return None
+        except OSError as error:
+            _log.warning("I/O error reading block %s: %s", block_id, error)
+            with self._lock:
+                self._io_error_locked(error)
+            return None
+        with self._lock:
+            self._health.success()
+        return result
+
+    # Writes -----------------------------------------------------------------------------------
+
+    def put(self, block_id: BlockId, data: BytesLike) -> Admission:
+        """Store a block, evicting as needed. Never raises for I/O: `stored=False` instead."""
+        file_size = HEADER_SIZE + memoryview(data).nbytes
+        with self._lock:
+            if block_id in self._index:
+                return _STORED
+            if not self._admissible_locked(file_size, pending=file_size):
+                self._refused += 1
+                return _REFUSED
+        try:
+            tmp = write_temp(
+                self._root, block_id, data, durability=self._options.durability, opener=self._opener
+            )
+        except OSError as error:
+            _log.warning("cannot write block %s: %s", block_id, error)
+            with self._lock:
+                self._io_error_locked(error)
+                self._refused += 1
+            return _REFUSED
+        return self._install(block_id, tmp, file_size, Move.ADMIT)
+
+    def adopt(
+        self, source: Path, block_id: BlockId, file_size: int, *, move: Move, consume: bool
+    ) -> Admission:
+        """Take a block file from another tier: renamed or hard-linked when both tiers share a
+        file system, copied otherwise. With `consume`, `source` is gone afterwards whatever
+        happens (a demotion that is refused is a drop)."""
+        with self._lock:
+            present = block_id in self._index
+            admissible = present or self._admissible_locked(file_size, pending=file_size)
+            if not admissible:
+                self._refused += 1
+        if present or not admissible:
+            if consume:
+                _unlink_quietly(source)
+            return _STORED if present else _REFUSED
+        tmp = self._root / TMP_DIR / f"{secrets.token_hex(16)}{TMP_SUFFIX}"
+        try:
+            self._bring(source, tmp, consume=consume)
+        except FileNotFoundError:  # the source was evicted or removed meanwhile: nothing to move
+            _unlink_quietly(tmp)
+            return _REFUSED
+        except OSError as error:
+            _log.warning("cannot move block %s into %s: %s", block_id, self._root, error)
+            _unlink_quietly(tmp)
+            if consume:
+                _unlink_quietly(source)
+            with self._lock:
+                self._io_error_locked(error)
+                self._refused += 1
+            return _REFUSED
+        return self._install(block_id, tmp, file_size, move)
+
+    def _bring(self, source: Path, tmp: Path, *, consume: bool) -> None:
+        try:
+            if consume:
+                os.rename(source, tmp)
+            else:
+                os.link(source, tmp)
+            return
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+        with open(source, "rb") as src, open(tmp, "xb", opener=self._opener) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+            if self._options.durability is not Durability.NONE:
+                dst.flush()
+                os.fsync(dst.fileno())
+        if consume:
+            _unlink_quietly(source)
+
+    def _install(self, block_id: BlockId, tmp: Path, file_size: int, move: Move) -> Admission:
+        """Make room and rename a written temporary file into place, under the lock."""
+        with self._lock:
+            if block_id in self._index:
+                _unlink_quietly(tmp)
+                return _STORED
+            try:
+                evicted = self._make_room_locked(file_size)
+            except _NoRoom:
+                _unlink_quietly(tmp)
+                self._refused += 1
+                return _REFUSED
+            try:
+                final = publish(self._root, tmp, block_id)
+            except OSError as error:
+                _unlink_quietly(tmp)
+                self._io_error_locked(error)
+                self._refused += 1
+                return Admission(stored=False, evicted=evicted)
+            self._index[block_id] = _Entry(file_size)
+            self._policy.insert(block_id)
+            self._used += file_size
+            if move is Move.PROMOTE:
+                self._promotions += 1
+            elif move is Move.DEMOTE:
+                self._demotions += 1
+            self._health.success()
+        if self._options.durability is Durability.FULL:
+            self._sync_name(final)
+        return Admission(stored=True, evicted=evicted)
+
+    def _sync_name(self, final: Path) -> None:
+        try:
+            sync_parent(final)
+        except OSError as error:  # the block is published; only its durability is in doubt
+            with self._lock:
+                self._io_error_locked(error)
+
+    # Room -------------------------------------------------------------------------------------
+
+    def _admissible_locked(self, file_size: int, *, pending: int) -> bool:
+        """Could the block fit, evicting everything if need be? Cheap pre-check before a write."""
+        return (
+            self._health.available()
+            and file_size <= self._capacity
+            and self._disk_shortfall(pending) <= self._used
+        )
+
+    def _disk_shortfall(self, pending: int) -> int:
+        """Bytes to free so that, after `pending` more bytes land, the file system keeps its
+        watermark. The watermark is approximate: evicted files free their space only once they
+        leave this file system."""
+        options = self._options
+        if options.min_free_bytes <= 0 and options.min_free_ratio <= 0:
+            return 0
+        try:
+            fs = os.statvfs(self._root)
+        except OSError:
+            return 0
+        floor = max(options.min_free_bytes, int(options.min_free_ratio * fs.f_blocks * fs.f_frsize))
+        return floor - (fs.f_bavail * fs.f_frsize - pending)
+
+    def _make_room_locked(self, file_size: int) -> tuple[Detached, ...]:
+        need = max(self._used + file_size - self._capacity, self._disk_shortfall(0), 0)
+        if need > self._used:
+            raise _NoRoom
+        evicted: list[Detached] = []
+        freed = 0
+        while freed < need:
+            victim = self._policy.evict()
+            size = self._index.pop(victim).file_size
+            self._used -= size
+            freed += size
+            self._evictions += 1
+            detached = self._detach_locked(victim, size)
+            if detached is not None:
+                evicted.append(detached)
+        return tuple(evicted)
+
+    def _detach_locked(self, block_id: BlockId, file_size: int) -> Detached | None:
+        parked = self._root / TMP_DIR / f"{secrets.token_hex(16)}{TMP_SUFFIX}"
+        try:
+            os.rename(block_path(self._root, block_id), parked)
+        except FileNotFoundError:
+            return None
+        except OSError as error:  # left in place, unindexed: the next open indexes it again
+            self._io_error_locked(error)
+            return None
+        return Detached(block_id, parked, file_size)
+
+    # Removal ----------------------------------------------------------------------------------
+
+    def remove(self, block_id: BlockId) -> bool:
+        """Delete a block from this tier (invalidation, or after promoting it upward)."""
+        with self._lock:
+            return self._remove_locked(block_id)
+
+    def _remove_locked(self, block_id: BlockId) -> bool:
+        entry = self._index.pop(block_id, None)
+        if entry is None:
+            return False
+        self._policy.remove(block_id)
+        self._used -= entry.file_size
+        try:
+            os.unlink(block_path(self._root, block_id))
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            self._io_error_locked(error)
+        return True
+
+    @staticmethod
+    def drop(detached: Detached) -> None:
+        """Delete an evicted block that no lower tier takes."""
+        _unlink_quietly(detached.path)
+
+    def _io_error_locked(self, error: OSError) -> None:
+        self._health.failure(counts_against_device=error.errno not in _NOT_THE_DEVICE)
+
+    # Stats ------------------------------------------------------------------------------------
+
+    def stats(self) -> TierStats:
+        with self._lock:
+            return TierStats(
+                directory=os.fspath(self._root),
+                capacity=self._capacity,
+                used=self._used,
+                blocks=len(self._index),
+                hits=self._hits,
+                misses=self._misses,
+                evictions=self._evictions,
+                promotions=self._promotions,
+                demotions=self._demotions,
+                checksum_failures=self._checksum_failures,
+                io_errors=self._health.errors,
+                refused=self._refused,
+                discarded_at_open=self._discarded_at_open,
+                in_service=self._health.available(),
+            )
