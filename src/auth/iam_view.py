@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from auth.iam_model import ROOT_USER, AccessKey, Session
 from auth.iam_store import CHANGES_CHANNEL, IamStore, IamUnavailable, Snapshot
+from auth.secrets import SecretBoxError
 
 __all__ = ["Credential", "CredentialProblem", "IamView"]
 
@@ -165,9 +166,12 @@ class IamView:
                 return CredentialProblem.TOKEN_INVALID
         elif session.subject not in snap.roles:
             return CredentialProblem.TOKEN_INVALID
+        secret = self._open(session)
+        if secret is None:
+            return CredentialProblem.TOKEN_INVALID
         return Credential(
             access_key=access_key,
-            secret=self.store.open_secret(session),
+            secret=secret,
             subject=session.subject,
             kind="role-session" if session.kind == "role" else "user-session",
             session=session,
@@ -182,13 +186,27 @@ class IamView:
                 return CredentialProblem.UNKNOWN
         secret = self._secrets.get(key.access_key)
         if secret is None:
-            secret = self._secrets[key.access_key] = self.store.open_secret(key)
+            secret = self._open(key)
+            if secret is None:
+                return CredentialProblem.UNKNOWN
+            self._secrets[key.access_key] = secret
         return Credential(
             access_key=key.access_key,
             secret=secret,
             subject=key.user,
             kind="root" if key.user == ROOT_USER else "user",
         )
+
+    def _open(self, record: AccessKey | Session) -> str | None:
+        try:
+            return self.store.open_secret(record)
+        except SecretBoxError:
+            # Sealed under another master key: every node sharing this Redis must share the key.
+            log.error(
+                "iam: the secret of access key %s does not open with this node's master key",
+                record.access_key,
+            )
+            return None
 
     async def _session(self, access_key: str) -> Session | None:
         if not access_key.startswith("ASIA"):

@@ -88,3 +88,20 @@ async def test_iam_view__fails_closed_after_max_stale_without_redis() -> None:
         with pytest.raises(IamUnavailable):
             await view.credential(key.access_key, None, datetime.now(UTC))
         await client.aclose()
+
+
+async def test_iam_view__a_secret_sealed_under_another_master_key_is_refused(
+    redis_server: str,
+) -> None:
+    client = redis.asyncio.Redis.from_url(redis_server)
+    try:
+        await IamStore(client, SecretBox(b"o" * 32)).create_user("viewer-c")
+        key, _ = await IamStore(client, SecretBox(b"o" * 32)).create_access_key("viewer-c")
+        view = IamView(IamStore(client, BOX), client)
+        await view.refresh()
+        # Not a 500 with a traceback: the key is simply unusable on this node (and logged).
+        assert (
+            await view.credential(key.access_key, None, datetime.now(UTC)) == "InvalidAccessKeyId"
+        )
+    finally:
+        await client.aclose()
