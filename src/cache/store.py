@@ -159,6 +159,11 @@ class TieredStore:
         """Remove a block from every tier; True if some tier held it."""
         return await self._in_thread(functools.partial(self._invalidate, block_id))
 
+    def contains(self, block_id: BlockId) -> bool:
+        """Whether some tier indexes the block (memory only: no I/O, no verification), to
+        label a response hit / miss / partial before its body is read."""
+        return any(block_id in tier for tier in self._tiers)
+
     def stats(self) -> tuple[TierStats, ...]:
         """Per-tier counters, fastest tier first (cheap: no I/O)."""
         return tuple(tier.stats() for tier in self._tiers)

@@ -47,6 +47,27 @@ class PBucketConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TierConfig:
+    name: str
+    directory: Path
+    capacity: int
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    enabled: bool = True
+    block_size: int = 8 * 1024 * 1024
+    max_age: float = 60.0
+    negative_ttl: float = 5.0
+    fanout: int = 4
+    #: fastest first; empty = one tier under <data_dir>/cache
+    tiers: tuple[TierConfig, ...] = ()
+
+
+DEFAULT_TIER_CAPACITY = 1024**3
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     listen: str = "127.0.0.1:9000"
     https_listen: str | None = None
@@ -66,9 +87,10 @@ class Config:
     account_id: str = "000000000000"
     iam_max_stale: float = 60.0
     trusted_proxies: tuple[str, ...] = ()
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
 
-_TOP = {"node", "redis", "vendors", "buckets", "pbuckets", "iam"}
+_TOP = {"node", "redis", "vendors", "buckets", "pbuckets", "iam", "cache"}
 _NODE = {
     "listen",
     "https_listen",
@@ -115,6 +137,14 @@ def _num(doc: dict[str, Any], key: str, path: str, default: float) -> float:
     value = doc.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{path}.{key}", "must be a positive number")
+    return float(value)
+
+
+def _seconds(table: dict[str, Any], key: str, default: float) -> float:
+    """A duration in the [cache] table; 0 is allowed (e.g. revalidate on every read)."""
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"cache.{key}", "must be a number of seconds >= 0")
     return float(value)
 
 
@@ -257,7 +287,42 @@ def load_config(
         pbuckets=_pbuckets(doc.get("pbuckets", []), vendors),
         shutdown_timeout=_num(node, "shutdown_timeout", "node", 30.0),
         **_iam(_table(doc, "iam", "iam")),
+        cache=_cache(_table(doc, "cache", "cache"), ddir),
     )
+
+
+def _cache(table: dict[str, Any], data_dir: Path) -> CacheConfig:
+    _unknown(table, {"enabled", "block_size", "max_age", "negative_ttl", "fanout", "tier"}, "cache")
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError("cache.enabled", "must be true or false")
+    block_size = int(_num(table, "block_size", "cache", 8 * 1024 * 1024))
+    if not 64 * 1024 <= block_size <= 256 * 1024 * 1024:
+        raise ConfigError("cache.block_size", "must be between 64 KiB and 256 MiB")
+    max_age = _seconds(table, "max_age", 60.0)
+    negative_ttl = _seconds(table, "negative_ttl", 5.0)
+    fanout = int(_num(table, "fanout", "cache", 4))
+    if not 1 <= fanout <= 64:
+        raise ConfigError("cache.fanout", "must be between 1 and 64")
+    items = table.get("tier", [])
+    if not isinstance(items, list):
+        raise ConfigError("cache.tier", "must be an array of tables ([[cache.tier]])")
+    tiers = []
+    for i, item in enumerate(items):
+        path = f"cache.tier[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(path, "must be a table")
+        _unknown(item, {"name", "dir", "capacity"}, path)
+        directory = _str(item, "dir", path)
+        if not directory:
+            raise ConfigError(f"{path}.dir", "is required")
+        capacity = int(_num(item, "capacity", path, DEFAULT_TIER_CAPACITY))
+        if capacity < block_size:
+            raise ConfigError(f"{path}.capacity", "must hold at least one block")
+        tiers.append(TierConfig(_str(item, "name", path) or f"tier{i}", Path(directory), capacity))
+    if not tiers:
+        tiers.append(TierConfig("disk", data_dir / "cache", DEFAULT_TIER_CAPACITY))
+    return CacheConfig(enabled, block_size, max_age, negative_ttl, fanout, tuple(tiers))
 
 
 def _iam(table: dict[str, Any]) -> dict[str, Any]:

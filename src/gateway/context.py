@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from auth.iam_identity import Identity
     from auth.iam_view import IamView
     from auth.sigv4 import Verified
+    from gateway.cache_read import CacheService
     from gateway.dispatch import Target
     from router.registry import Router
 
@@ -40,6 +41,8 @@ class Services:
     settings: GatewaySettings
     router: Router
     iam: IamView
+    #: the block cache; None when the node runs without one
+    cache: CacheService | None = None
     ready: bool = True
     started_at: float = field(default=0.0)
 

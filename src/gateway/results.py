@@ -30,6 +30,8 @@ class Stream:
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
     close: Callable[[], Awaitable[None]] | None = None
+    #: "hit", "miss" or "partial" when the block cache served it, for the access log
+    cache: str | None = None
 
 
 Result = Xml | Empty | Stream

@@ -83,6 +83,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     raw_path, raw_query = _split_raw(request)
     target: Target | None = None
     status, sent = 500, 0
+    cache_label: str | None = None
     head = request.method == "HEAD"
     if log.isEnabledFor(logging.DEBUG):
         # The whole request line and headers, for debugging clients; gateway.redact masks the
@@ -110,6 +111,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         if handler is None:
             raise S3Error("NotImplemented")
         result = await handler(ctx)
+        cache_label = getattr(result, "cache", None)
         response, sent = await render(request, result, request_id=request_id)
         status = response.status
         return response
@@ -127,7 +129,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
             response.force_close()
         return response
     finally:
-        _log_line(request, request_id, target, status, sent, started)
+        _log_line(request, request_id, target, status, sent, started, cache_label)
 
 
 def _resource(target: Target) -> str:
@@ -143,6 +145,7 @@ def _log_line(
     status: int,
     sent: int,
     started: float,
+    cache_label: str | None = None,
 ) -> None:
     op = target.operation.value if target else "-"
     if target is not None and target.detail:
@@ -154,7 +157,7 @@ def _log_line(
         (target.bucket if target else None) or "-",
         status,
         sent,
-        "-",
+        cache_label or "-",
         (time.perf_counter() - started) * 1000,
         request.remote or "-",
     )

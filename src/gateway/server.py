@@ -24,8 +24,11 @@ from auth.secrets import (
     generate_secret_key,
     load_or_create_master_key,
 )
+from cache.meta import MetaCache
+from cache.store import StoreSettings, TieredStore, TierSettings
 from gateway import redact
 from gateway.admin import add_admin_routes
+from gateway.cache_read import CacheService, CacheSettings
 from gateway.config import Config, VendorConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
@@ -84,6 +87,7 @@ class Node:
     redis: Redis | None = None
     router: Router | None = None
     iam: IamView | None = None
+    meta: MetaCache | None = None
     runner: web.AppRunner | None = None
     endpoints: list[str] = field(default_factory=list)
 
@@ -133,7 +137,11 @@ class Node:
             trusted_proxies=cfg.trusted_proxies,
         )
         services = Services(
-            settings=settings, router=self.router, iam=self.iam, started_at=time.time()
+            settings=settings,
+            router=self.router,
+            iam=self.iam,
+            cache=await self._cache(),
+            started_at=time.time(),
         )
         await self._listen(services)
         return services
@@ -185,9 +193,31 @@ class Node:
             await tls.start()
             self.endpoints.append(_endpoint("https", tls))
 
+    async def _cache(self) -> CacheService | None:
+        cfg = self.cfg.cache
+        if not cfg.enabled:
+            return None
+        assert self.redis is not None
+        store = await TieredStore.open(
+            StoreSettings(
+                tiers=tuple(TierSettings(t.directory, t.capacity) for t in cfg.tiers),
+            )
+        )
+        self.meta = MetaCache(self.redis, negative_ttl=cfg.negative_ttl)
+        await self.meta.start()
+        return CacheService(
+            store=store,
+            meta=self.meta,
+            settings=CacheSettings(
+                block_size=cfg.block_size, max_age=cfg.max_age, fanout=cfg.fanout
+            ),
+        )
+
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.meta is not None:
+            await self.meta.stop()
         if self.iam is not None:
             await self.iam.stop()
         if self.router is not None:

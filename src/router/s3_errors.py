@@ -39,7 +39,7 @@ __all__ = ["map_exception", "vendor_errors"]
 _STATUS_CODES = {
     301: "PermanentRedirect",  # HeadBucket in the wrong region
     307: "TemporaryRedirect",
-    400: "BadRequest",
+    400: "InvalidRequest",  # a bodiless 400 (HEAD): the nearest code clients know
     403: "AccessDenied",
     405: "MethodNotAllowed",
     409: "OperationAborted",

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import unquote_to_bytes
 
+from gateway.cache_read import forget
 from gateway.context import RequestContext
 from gateway.dispatch import validate_bucket_name, validate_key
 from gateway.errors import S3Error
 from gateway.headers import conditions_from, put_options_from
 from gateway.results import Result, Xml
 from gateway.s3xml import Doc, iso8601
+from router.models import CopyResult, PutOptions
+from router.pbucket import BucketView
 
 __all__ = ["copy_object", "parse_copy_source"]
 
@@ -67,7 +70,25 @@ async def copy_object(ctx: RequestContext) -> Result:
         )
     router = ctx.services.router
     source, dest = await router.view(src_bucket), await router.view(ctx.bucket)
-    result = await dest.copy_from(
+    try:
+        result = await _copy(ctx, dest, source, src_key, options, replace_meta, replace_tags)
+    finally:
+        await forget(ctx, ctx.key)
+    doc = Doc("CopyObjectResult").leaf("ETag", result.etag)
+    doc.leaf("LastModified", iso8601(result.last_modified))
+    return Xml(doc.render())
+
+
+async def _copy(
+    ctx: RequestContext,
+    dest: BucketView,
+    source: BucketView,
+    src_key: str,
+    options: PutOptions,
+    replace_meta: bool,
+    replace_tags: bool,
+) -> CopyResult:
+    return await dest.copy_from(
         source,
         src_key,
         ctx.key,
@@ -76,6 +97,3 @@ async def copy_object(ctx: RequestContext) -> Result:
         replace_tagging=replace_tags,
         source_conditions=conditions_from(ctx.request.headers, COPY_PREFIX),
     )
-    doc = Doc("CopyObjectResult").leaf("ETag", result.etag)
-    doc.leaf("LastModified", iso8601(result.last_modified))
-    return Xml(doc.render())

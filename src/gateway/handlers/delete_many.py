@@ -6,6 +6,7 @@ import asyncio
 
 from gateway.authz import allowed
 from gateway.boundary import to_s3_error
+from gateway.cache_read import forget
 from gateway.context import RequestContext
 from gateway.dispatch import validate_key
 from gateway.errors import S3Error
@@ -40,7 +41,10 @@ async def delete_objects(ctx: RequestContext) -> Result:
                     ctx.condition_keys,
                 ):  # fmt: skip
                     raise S3Error("AccessDenied")
-                await view.delete_object(key)
+                try:
+                    await view.delete_object(key)
+                finally:
+                    await forget(ctx, key)
             except Exception as exc:
                 return to_s3_error(exc) or S3Error("InternalError")
             return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from gateway.body import read_body, read_small_body, upload_through
+from gateway.cache_read import forget
 from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.handlers.copy import COPY_PREFIX, COPY_SOURCE, parse_copy_source
@@ -135,7 +136,10 @@ async def complete_multipart_upload(ctx: RequestContext) -> Result:
         for n, etag, sums in raw_parts
     ]
     view = await ctx.services.router.view(ctx.bucket)
-    result = await view.complete_multipart_upload(ctx.key, upload_id, parts)
+    try:
+        result = await view.complete_multipart_upload(ctx.key, upload_id, parts)
+    finally:
+        await forget(ctx, ctx.key)
     doc = Doc("CompleteMultipartUploadResult")
     doc.leaf("Location", f"/{ctx.bucket}/{ctx.key}").leaf("Bucket", ctx.bucket)
     doc.leaf("Key", ctx.key).leaf("ETag", result.etag)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from gateway.body import read_body, upload_through
+from gateway.cache_read import cached_get, forget
 from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.headers import (
@@ -14,11 +17,12 @@ from gateway.headers import (
 )
 from gateway.ranges import parse_range
 from gateway.results import Empty, Result, Stream
-from router.models import ByteRange
+from router.models import ByteRange, ObjectInfo
 
 __all__ = ["delete_object", "get_object", "head_object", "put_object"]
 
 MAX_PART_NUMBER = 10000
+X_PCACHE_CACHE = "x-pcache-cache"
 
 
 def _part_number(ctx: RequestContext) -> int | None:
@@ -58,6 +62,11 @@ def _overrides(ctx: RequestContext) -> dict[str, str]:
 async def get_object(ctx: RequestContext) -> Result:
     rng, part = _range_and_part(ctx)
     view = await ctx.services.router.view(ctx.bucket)
+    overrides = _overrides(ctx)  # refused before any byte is read
+    if part is None:
+        cached = await cached_get(ctx, view, rng, conditions_from(ctx.request.headers))
+        if cached is not None:
+            return _cached_result(ctx, overrides, *cached)
     stream = await view.get_object(
         ctx.key,
         byte_range=rng,
@@ -82,6 +91,29 @@ async def get_object(ctx: RequestContext) -> Result:
         status=status,
         headers=headers,
         close=stream.aclose,
+    )
+
+
+def _cached_result(
+    ctx: RequestContext,
+    overrides: dict[str, str],
+    info: ObjectInfo,
+    span: tuple[int, int, int] | None,
+    body: AsyncIterator[bytes],
+    label: str,
+) -> Result:
+    checksum_mode = ctx.request.headers.get(X_AMZ_CHECKSUM_MODE, "").upper() == "ENABLED"
+    whole = span is None or (span[0] == 0 and span[1] + 1 == span[2])
+    headers = object_headers(info, with_checksums=checksum_mode and whole)
+    headers[X_PCACHE_CACHE] = label
+    status, length = 200, info.size
+    if span is not None:
+        headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{span[2]}"
+        status, length = 206, span[1] - span[0] + 1
+    headers.update(overrides)
+    aclose = getattr(body, "aclose", None)
+    return Stream(
+        body=body, length=length, status=status, headers=headers, close=aclose, cache=label
     )
 
 
@@ -119,9 +151,13 @@ async def put_object(ctx: RequestContext) -> Result:
         parse_tag_header(options.tagging)
     view = await ctx.services.router.view(ctx.bucket)
     body = await read_body(ctx, max_size=ctx.services.settings.max_object_size)
-    result = await upload_through(
-        body, lambda opts: view.put_object(ctx.key, body.chunks(), body.length, opts), options
-    )
+    try:
+        result = await upload_through(
+            body, lambda opts: view.put_object(ctx.key, body.chunks(), body.length, opts), options
+        )
+    finally:
+        # Even a failed write may have replaced the object: never trust the old metadata.
+        await forget(ctx, ctx.key)
     headers = {"ETag": result.etag}
     if body.checksum is not None:
         headers["x-amz-checksum-" + body.checksum[0].lower()] = body.checksum[1]
@@ -132,5 +168,8 @@ async def put_object(ctx: RequestContext) -> Result:
 
 async def delete_object(ctx: RequestContext) -> Result:
     view = await ctx.services.router.view(ctx.bucket)
-    await view.delete_object(ctx.key)
+    try:
+        await view.delete_object(ctx.key)
+    finally:
+        await forget(ctx, ctx.key)
     return Empty(status=204)

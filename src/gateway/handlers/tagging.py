@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+from gateway.cache_read import forget
 from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.results import Empty, Result, Xml
@@ -40,11 +41,17 @@ async def put_object_tagging(ctx: RequestContext) -> Result:
 
     tags = parse_tagging(await read_small_body(ctx))
     view = await ctx.services.router.view(ctx.bucket)
-    await view.put_object_tagging(ctx.key, tags)
+    try:
+        await view.put_object_tagging(ctx.key, tags)
+    finally:
+        await forget(ctx, ctx.key)  # the cached tag count changed
     return Empty()
 
 
 async def delete_object_tagging(ctx: RequestContext) -> Result:
     view = await ctx.services.router.view(ctx.bucket)
-    await view.delete_object_tagging(ctx.key)
+    try:
+        await view.delete_object_tagging(ctx.key)
+    finally:
+        await forget(ctx, ctx.key)
     return Empty(status=204)

@@ -1,0 +1,157 @@
+"""Object metadata cache: what a GET needs to know before touching blocks (ETag, size, headers),
+in a per-process LRU in front of Redis, with cluster-wide invalidation over pub/sub.
+
+Entries are opaque JSON documents to this module (the gateway decides what an object's metadata
+is); each carries `fetched_at` (wall-clock seconds, shared by every node) so freshness rules can
+be applied by the caller. A `None` document is a negative entry: the object was absent when
+checked, kept only `negative_ttl` seconds.
+
+Keys in Redis: `pc:c:meta:<scope>\\0<key>` with an expiry (`redis_ttl`), so a cold object's
+metadata does not live in Redis forever. Invalidation deletes the Redis entry and publishes
+`<scope>\\0<key>` on `pc:c:inval`; every node drops its local copy when the message arrives.
+A node that misses a message still converges: local entries are only trusted for `local_ttl`
+seconds before Redis is asked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio
+from redis.exceptions import RedisError
+
+__all__ = ["INVALIDATION_CHANNEL", "MetaCache", "MetaEntry"]
+
+log = logging.getLogger("pcache.cache.meta")
+
+INVALIDATION_CHANNEL = "pc:c:inval"
+_PREFIX = "pc:c:meta:"
+_SEP = "\0"
+
+
+@dataclass(frozen=True, slots=True)
+class MetaEntry:
+    #: the object's metadata as the gateway stored it; None = known absent
+    document: dict[str, Any] | None
+    #: wall-clock seconds when the vendor was last asked
+    fetched_at: float
+
+
+class MetaCache:
+    def __init__(
+        self,
+        redis_client: redis.asyncio.Redis,
+        *,
+        local_entries: int = 10_000,
+        local_ttl: float = 1.0,
+        redis_ttl: int = 86_400,
+        negative_ttl: float = 5.0,
+        wall: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._redis = redis_client
+        self._max = local_entries
+        self._local_ttl = local_ttl
+        self._redis_ttl = redis_ttl
+        self.negative_ttl = negative_ttl
+        self._wall = wall
+        self._clock = clock
+        self._local: OrderedDict[str, tuple[float, MetaEntry]] = OrderedDict()
+        self._task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _name(scope: str, key: str) -> str:
+        return scope + _SEP + key
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._follow(), name="pcache-meta-invalidation")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                pubsub = self._redis.pubsub()
+                await pubsub.subscribe(INVALIDATION_CHANNEL)
+                try:
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            data = message["data"]
+                            name = data.decode("utf-8") if isinstance(data, bytes) else str(data)
+                            self._local.pop(name, None)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as err:
+                # Missed messages are covered by local_ttl; drop everything local to be safe.
+                log.warning("meta cache: invalidation channel lost (%s); retrying", err)
+                self._local.clear()
+                await asyncio.sleep(0.5)
+
+    def wall(self) -> float:
+        """The wall clock entries are stamped with (shared by every node, unlike monotonic)."""
+        return self._wall()
+
+    # -- reading and writing -------------------------------------------------------------------
+    async def get(self, scope: str, key: str) -> MetaEntry | None:
+        name = self._name(scope, key)
+        now = self._clock()
+        hit = self._local.get(name)
+        if hit is not None and hit[0] > now:
+            self._local.move_to_end(name)
+            return hit[1]
+        try:
+            raw = await self._redis.get(_PREFIX + name)
+        except RedisError:
+            return None  # Redis down: behave as a miss; the vendor is the source of truth
+        if raw is None:
+            self._local.pop(name, None)
+            return None
+        doc = json.loads(raw)
+        entry = MetaEntry(document=doc["d"], fetched_at=float(doc["t"]))
+        if entry.document is None and self._wall() - entry.fetched_at > self.negative_ttl:
+            return None
+        self._remember(name, entry)
+        return entry
+
+    async def put(self, scope: str, key: str, document: dict[str, Any] | None) -> MetaEntry:
+        entry = MetaEntry(document=document, fetched_at=self._wall())
+        name = self._name(scope, key)
+        ttl = self._redis_ttl if document is not None else max(1, int(self.negative_ttl + 1))
+        payload = json.dumps({"d": document, "t": entry.fetched_at}, separators=(",", ":"))
+        with contextlib.suppress(RedisError):
+            await self._redis.set(_PREFIX + name, payload, ex=ttl)
+        self._remember(name, entry)
+        return entry
+
+    async def invalidate(self, scope: str, key: str) -> None:
+        """Forget `key` here, in Redis and on every node (a write, copy or delete happened)."""
+        name = self._name(scope, key)
+        self._local.pop(name, None)
+        try:
+            await self._redis.delete(_PREFIX + name)
+            await self._redis.publish(INVALIDATION_CHANNEL, name)
+        except RedisError as err:
+            log.warning("meta cache: invalidation of one key not shared (%s)", err)
+
+    def _remember(self, name: str, entry: MetaEntry) -> None:
+        self._local[name] = (self._clock() + self._local_ttl, entry)
+        self._local.move_to_end(name)
+        while len(self._local) > self._max:
+            self._local.popitem(last=False)

@@ -1,0 +1,244 @@
+"""GetObject through the block cache: metadata from the meta cache (revalidated past `max_age`),
+bytes from tier blocks, misses fetched from the vendor as block-sized range GETs pinned to the
+ETag (`If-Match`), shared by single-flight, streamed in order and stored on the way.
+
+What is never served: bytes of another ETag (every vendor read carries `If-Match`; a 412 mid-read
+aborts the response and forgets the metadata), a block whose CRC fails (the store treats it as a
+miss), or anything before authorisation (this runs after `authz`, inside the handler).
+
+Bypassed (straight to the vendor): `partNumber` reads and SSE-C requests (the customer key is
+part of the read, so the bytes are not the cache's to share).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from cache.blocks import BlockId, Slice, block_span, blocks_for_range
+from cache.meta import MetaCache, MetaEntry
+from cache.single_flight import SingleFlight
+from cache.store import TieredStore
+from gateway.context import RequestContext
+from gateway.errors import S3Error
+from router.errors import NotModified, UpstreamError
+from router.models import ByteRange, Conditions, ObjectInfo
+from router.pbucket import BucketView
+from router.preconditions import Outcome, evaluate_preconditions
+
+__all__ = [
+    "CacheService",
+    "CacheSettings",
+    "cached_get",
+    "forget",
+    "info_from_doc",
+    "info_to_doc",
+]
+
+log = logging.getLogger("pcache.cache")
+
+SSE_C_HEADER = "x-amz-server-side-encryption-customer-algorithm"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    block_size: int = 8 * 1024 * 1024
+    #: seconds within which cached metadata is used without asking the vendor
+    max_age: float = 60.0
+    #: block fetches running ahead of the one being sent, per request
+    fanout: int = 4
+    #: block fetches in flight on this node at once (bounds memory: each holds one block)
+    max_fetches: int = 16
+
+
+@dataclass(slots=True)
+class CacheService:
+    store: TieredStore
+    meta: MetaCache
+    settings: CacheSettings
+    flights: SingleFlight[str, bytes] = field(default_factory=SingleFlight)
+    gate: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.gate = asyncio.Semaphore(self.settings.max_fetches)
+
+    async def forget(self, pbucket: str, key: str) -> None:
+        """A write, copy or delete changed `key`: every node re-reads its metadata."""
+        await self.meta.invalidate(pbucket, key)
+
+
+async def forget(ctx: RequestContext, key: str, bucket: str | None = None) -> None:
+    """Called by every handler that changes an object (after the vendor answered, or failed)."""
+    if ctx.services.cache is not None:
+        await ctx.services.cache.forget(bucket or ctx.bucket, key)
+
+
+# -- metadata documents ----------------------------------------------------------------------
+def info_to_doc(info: ObjectInfo) -> dict[str, Any]:
+    doc = asdict(info)
+    doc["last_modified"] = info.last_modified.isoformat()
+    doc.pop("part_range", None)
+    return doc
+
+
+def info_from_doc(doc: dict[str, Any]) -> ObjectInfo:
+    known = {f.name for f in fields(ObjectInfo)}
+    values = {k: v for k, v in doc.items() if k in known}
+    values["last_modified"] = datetime.fromisoformat(doc["last_modified"])
+    return ObjectInfo(**values)
+
+
+async def _metadata(cache: CacheService, ctx: RequestContext, view: BucketView) -> ObjectInfo:
+    """Fresh metadata, asking the vendor only when the cached copy is older than max_age."""
+    entry: MetaEntry | None = await cache.meta.get(ctx.bucket, ctx.key)
+    wall = cache.meta.wall()
+    if entry is not None and wall - entry.fetched_at <= cache.settings.max_age:
+        if entry.document is None:
+            raise S3Error("NoSuchKey", fields={"Key": ctx.key})
+        return info_from_doc(entry.document)
+    known = entry.document if entry is not None else None
+    try:
+        if known is not None:
+            # Revalidate: an unchanged ETag refreshes the entry without refetching a block.
+            try:
+                await view.head_object(ctx.key, conditions=Conditions(if_none_match=known["etag"]))
+            except NotModified:
+                await cache.meta.put(ctx.bucket, ctx.key, known)
+                return info_from_doc(known)
+        info = await view.head_object(ctx.key)
+    except UpstreamError as err:
+        if err.code == "NoSuchKey":
+            await cache.meta.put(ctx.bucket, ctx.key, None)
+        raise
+    await cache.meta.put(ctx.bucket, ctx.key, info_to_doc(info))
+    return info
+
+
+# -- block reads -------------------------------------------------------------------------------
+async def _fetch_block(
+    cache: CacheService, view: BucketView, key: str, info: ObjectInfo, index: int, bid: BlockId
+) -> bytes:
+    first, last = block_span(info.size, cache.settings.block_size, index)
+
+    async def fetch() -> bytes:
+        async with cache.gate:
+            stream = await view.get_object(
+                key,
+                byte_range=ByteRange(first=first, last=last),
+                conditions=Conditions(if_match=info.etag),
+            )
+            try:
+                parts = [chunk async for chunk in stream.body]
+            finally:
+                await stream.aclose()
+        data = b"".join(parts)
+        if len(data) != last - first + 1:
+            raise S3Error("InternalError", "The vendor returned a short block.")
+        await cache.store.put(bid, data)
+        return data
+
+    return await cache.flights.run(bid.hex, fetch)
+
+
+async def _block(
+    cache: CacheService, view: BucketView, key: str, info: ObjectInfo, piece: Slice, bid: BlockId
+) -> bytes:
+    data = await cache.store.read(bid, piece.offset, piece.length)
+    if data is not None:
+        return data
+    whole = await _fetch_block(cache, view, key, info, piece.index, bid)
+    return whole[piece.offset : piece.offset + piece.length]
+
+
+async def _body(
+    cache: CacheService,
+    ctx: RequestContext,
+    view: BucketView,
+    info: ObjectInfo,
+    slices: list[Slice],
+    ids: list[BlockId],
+) -> AsyncGenerator[bytes, None]:
+    """Blocks in order, with up to `fanout` of the following ones already being read."""
+    pending: dict[int, asyncio.Task[bytes]] = {}
+    try:
+        for position in range(len(slices)):
+            for ahead in range(position, min(position + 1 + cache.settings.fanout, len(slices))):
+                if ahead not in pending:
+                    pending[ahead] = asyncio.ensure_future(
+                        _block(cache, view, ctx.key, info, slices[ahead], ids[ahead])
+                    )
+            try:
+                data = await pending.pop(position)
+            except UpstreamError as err:
+                if err.status == 412:
+                    # The object changed under us: abort rather than mix two versions.
+                    await cache.forget(ctx.bucket, ctx.key)
+                raise
+            yield data
+    finally:
+        for task in pending.values():
+            task.cancel()
+
+
+async def cached_get(
+    ctx: RequestContext,
+    view: BucketView,
+    byte_range: ByteRange | None,
+    conditions: Conditions,
+) -> tuple[ObjectInfo, tuple[int, int, int] | None, AsyncIterator[bytes], str] | None:
+    """(info, content range, body, cache label) for a GET the cache can serve, else None."""
+    cache = ctx.services.cache
+    if cache is None or SSE_C_HEADER in ctx.request.headers:
+        return None
+    info = await _metadata(cache, ctx, view)
+    outcome = evaluate_preconditions(conditions, info.etag, info.last_modified)
+    if outcome is Outcome.NOT_MODIFIED:
+        raise NotModified(info)
+    if outcome is Outcome.PRECONDITION_FAILED:
+        raise UpstreamError("PreconditionFailed", 412)
+    span: tuple[int, int, int] | None = None
+    if byte_range is not None:
+        from gateway.ranges import resolve_range
+
+        first, last = resolve_range(byte_range, info.size)
+        span = (first, last, info.size)
+    elif info.size:
+        first, last = 0, info.size - 1
+    if not info.size:
+        return info, span, _empty(), "hit"
+    slices = blocks_for_range(info.size, cache.settings.block_size, first, last)
+    target = view.upstream.name
+    vkey = view.vkey(ctx.key)
+    ids = [BlockId.of(target, view.bucket, vkey, info.etag, s.index) for s in slices]
+    present = sum(cache.store.contains(bid) for bid in ids)
+    label = "hit" if present == len(ids) else "miss" if present == 0 else "partial"
+    body = _body(cache, ctx, view, info, slices, ids)
+    try:
+        # The first block is read before the head goes out, so a vendor failure there is still
+        # a proper S3 error (503, 412 ...) instead of a cut connection.
+        first_chunk = await anext(body)
+    except BaseException:
+        await body.aclose()
+        raise
+    return info, span, _chain(first_chunk, body), label
+
+
+async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        aclose = getattr(rest, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    empty: tuple[bytes, ...] = ()  # an empty object has no blocks
+    for chunk in empty:
+        yield chunk
