@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,7 @@ __all__ = [
     "forget",
     "info_from_doc",
     "info_to_doc",
+    "warm_object",
 ]
 
 log = logging.getLogger("pcache.cache")
@@ -62,9 +63,18 @@ class CacheService:
     settings: CacheSettings
     flights: SingleFlight[str, bytes] = field(default_factory=SingleFlight)
     gate: asyncio.Semaphore = field(init=False)
+    pending: set[asyncio.Future[object]] = field(default_factory=set)
+    #: blocks fetched whose tier write has not finished yet (block id hex -> bytes)
+    filling: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.gate = asyncio.Semaphore(self.settings.max_fetches)
+
+    def background(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run `work` without waiting for it, keeping a reference until it ends."""
+        task = asyncio.ensure_future(work)
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
 
     async def forget(self, pbucket: str, key: str) -> None:
         """A write, copy or delete changed `key`: every node re-reads its metadata."""
@@ -138,15 +148,28 @@ async def _fetch_block(
         data = b"".join(parts)
         if len(data) != last - first + 1:
             raise S3Error("InternalError", "The vendor returned a short block.")
-        await cache.store.put(bid, data)
+        # The client gets the bytes now; the tier write (and its CRC pass) runs beside it, and
+        # until it lands the block is served from `filling` so no reader goes back to the vendor.
+        cache.filling[bid.hex] = data
+        cache.background(_store(cache, bid, data))
         return data
 
     return await cache.flights.run(bid.hex, fetch)
 
 
+async def _store(cache: CacheService, bid: BlockId, data: bytes) -> None:
+    try:
+        await cache.store.put(bid, data)
+    finally:
+        cache.filling.pop(bid.hex, None)
+
+
 async def _block(
     cache: CacheService, view: BucketView, key: str, info: ObjectInfo, piece: Slice, bid: BlockId
 ) -> bytes:
+    filling = cache.filling.get(bid.hex)
+    if filling is not None:
+        return filling[piece.offset : piece.offset + piece.length]
     data = await cache.store.read(bid, piece.offset, piece.length)
     if data is not None:
         return data
@@ -214,7 +237,7 @@ async def cached_get(
     target = view.upstream.name
     vkey = view.vkey(ctx.key)
     ids = [BlockId.of(target, view.bucket, vkey, info.etag, s.index) for s in slices]
-    present = sum(cache.store.contains(bid) for bid in ids)
+    present = sum(bid.hex in cache.filling or cache.store.contains(bid) for bid in ids)
     label = "hit" if present == len(ids) else "miss" if present == 0 else "partial"
     body = _body(cache, ctx, view, info, slices, ids)
     try:
@@ -242,3 +265,30 @@ async def _empty() -> AsyncIterator[bytes]:
     empty: tuple[bytes, ...] = ()  # an empty object has no blocks
     for chunk in empty:
         yield chunk
+
+
+async def warm_object(
+    cache: CacheService, view: BucketView, pbucket: str, key: str
+) -> tuple[int, int]:
+    """Make sure every block of `key` is cached (warm-up); returns (bytes, blocks fetched).
+
+    Fresh metadata and cached blocks cost no vendor request, so warming warm data is free.
+    """
+    entry = await cache.meta.get(pbucket, key)
+    if (
+        entry is not None
+        and entry.document is not None
+        and (cache.meta.wall() - entry.fetched_at <= cache.settings.max_age)
+    ):
+        info = info_from_doc(entry.document)
+    else:
+        info = await view.head_object(key)
+        await cache.meta.put(pbucket, key, info_to_doc(info))
+    fetched = 0
+    target, vkey = view.upstream.name, view.vkey(key)
+    for index in range(-(-info.size // cache.settings.block_size)):
+        bid = BlockId.of(target, view.bucket, vkey, info.etag, index)
+        if not cache.store.contains(bid):
+            await _fetch_block(cache, view, key, info, index, bid)
+            fetched += 1
+    return info.size, fetched
