@@ -25,7 +25,7 @@ from cache.single_flight import SingleFlight
 from cache.store import TieredStore
 from gateway.context import RequestContext
 from gateway.errors import S3Error
-from router.errors import NotModified, UpstreamError
+from router.errors import NotModified, UpstreamError, VendorUnavailable
 from router.models import ByteRange, Conditions, ObjectInfo
 from router.pbucket import BucketView
 from router.preconditions import Outcome, evaluate_preconditions
@@ -34,6 +34,7 @@ __all__ = [
     "CacheService",
     "CacheSettings",
     "cached_get",
+    "cached_head",
     "forget",
     "info_from_doc",
     "info_to_doc",
@@ -54,6 +55,8 @@ class CacheSettings:
     fanout: int = 4
     #: block fetches in flight on this node at once (bounds memory: each holds one block)
     max_fetches: int = 16
+    #: seconds past max_age that metadata may still be served while the vendor is unreachable
+    stale_if_error: float = 0.0
 
 
 @dataclass(slots=True)
@@ -66,6 +69,8 @@ class CacheService:
     pending: set[asyncio.Future[object]] = field(default_factory=set)
     #: blocks fetched whose tier write has not finished yet (block id hex -> bytes)
     filling: dict[str, bytes] = field(default_factory=dict)
+    #: reads answered from stale metadata because the vendor was unreachable
+    stale_serves: int = 0
 
     def __post_init__(self) -> None:
         self.gate = asyncio.Semaphore(self.settings.max_fetches)
@@ -123,6 +128,13 @@ async def _metadata(cache: CacheService, ctx: RequestContext, view: BucketView) 
     except UpstreamError as err:
         if err.code == "NoSuchKey":
             await cache.meta.put(ctx.bucket, ctx.key, None)
+        raise
+    except VendorUnavailable:
+        grace = cache.settings.max_age + cache.settings.stale_if_error
+        if known is not None and entry is not None and wall - entry.fetched_at <= grace:
+            cache.stale_serves += 1
+            log.warning("cache: vendor unreachable, serving stale metadata (stale-if-error)")
+            return info_from_doc(known)
         raise
     await cache.meta.put(ctx.bucket, ctx.key, info_to_doc(info))
     return info
@@ -207,6 +219,26 @@ async def _body(
             task.cancel()
 
 
+async def cached_head(
+    ctx: RequestContext, view: BucketView, conditions: Conditions
+) -> ObjectInfo | None:
+    """HeadObject from the metadata cache (fresh within max_age), or None to ask the vendor."""
+    cache = ctx.services.cache
+    if cache is None or SSE_C_HEADER in ctx.request.headers:
+        return None
+    info = await _metadata(cache, ctx, view)
+    _check(conditions, info)
+    return info
+
+
+def _check(conditions: Conditions, info: ObjectInfo) -> None:
+    outcome = evaluate_preconditions(conditions, info.etag, info.last_modified)
+    if outcome is Outcome.NOT_MODIFIED:
+        raise NotModified(info)
+    if outcome is Outcome.PRECONDITION_FAILED:
+        raise UpstreamError("PreconditionFailed", 412)
+
+
 async def cached_get(
     ctx: RequestContext,
     view: BucketView,
@@ -218,11 +250,7 @@ async def cached_get(
     if cache is None or SSE_C_HEADER in ctx.request.headers:
         return None
     info = await _metadata(cache, ctx, view)
-    outcome = evaluate_preconditions(conditions, info.etag, info.last_modified)
-    if outcome is Outcome.NOT_MODIFIED:
-        raise NotModified(info)
-    if outcome is Outcome.PRECONDITION_FAILED:
-        raise UpstreamError("PreconditionFailed", 412)
+    _check(conditions, info)
     span: tuple[int, int, int] | None = None
     if byte_range is not None:
         from gateway.ranges import resolve_range

@@ -60,6 +60,7 @@ class CacheConfig:
     max_age: float = 60.0
     negative_ttl: float = 5.0
     fanout: int = 4
+    stale_if_error: float = 0.0
     #: fastest first; empty = one tier under <data_dir>/cache
     tiers: tuple[TierConfig, ...] = ()
 
@@ -292,7 +293,11 @@ def load_config(
 
 
 def _cache(table: dict[str, Any], data_dir: Path) -> CacheConfig:
-    _unknown(table, {"enabled", "block_size", "max_age", "negative_ttl", "fanout", "tier"}, "cache")
+    _unknown(
+        table,
+        {"enabled", "block_size", "max_age", "negative_ttl", "fanout", "stale_if_error", "tier"},
+        "cache",
+    )
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError("cache.enabled", "must be true or false")
@@ -301,6 +306,7 @@ def _cache(table: dict[str, Any], data_dir: Path) -> CacheConfig:
         raise ConfigError("cache.block_size", "must be between 64 KiB and 256 MiB")
     max_age = _seconds(table, "max_age", 60.0)
     negative_ttl = _seconds(table, "negative_ttl", 5.0)
+    stale_if_error = _seconds(table, "stale_if_error", 0.0)
     fanout = int(_num(table, "fanout", "cache", 4))
     if not 1 <= fanout <= 64:
         raise ConfigError("cache.fanout", "must be between 1 and 64")
@@ -322,7 +328,9 @@ def _cache(table: dict[str, Any], data_dir: Path) -> CacheConfig:
         tiers.append(TierConfig(_str(item, "name", path) or f"tier{i}", Path(directory), capacity))
     if not tiers:
         tiers.append(TierConfig("disk", data_dir / "cache", DEFAULT_TIER_CAPACITY))
-    return CacheConfig(enabled, block_size, max_age, negative_ttl, fanout, tuple(tiers))
+    return CacheConfig(
+        enabled, block_size, max_age, negative_ttl, fanout, stale_if_error, tuple(tiers)
+    )
 
 
 def _iam(table: dict[str, Any]) -> dict[str, Any]:

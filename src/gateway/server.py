@@ -209,7 +209,10 @@ class Node:
             store=store,
             meta=self.meta,
             settings=CacheSettings(
-                block_size=cfg.block_size, max_age=cfg.max_age, fanout=cfg.fanout
+                block_size=cfg.block_size,
+                max_age=cfg.max_age,
+                fanout=cfg.fanout,
+                stale_if_error=cfg.stale_if_error,
             ),
         )
 

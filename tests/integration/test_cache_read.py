@@ -29,7 +29,12 @@ SHARED_KEY = {"PCACHE_MASTER_KEY": TEST_MASTER_KEY_HEX}
 
 
 def _config(
-    proxy: FaultProxy, seaweed: SeaweedServer, redis_url: str, tier: Path, max_age: int
+    proxy: FaultProxy,
+    seaweed: SeaweedServer,
+    redis_url: str,
+    tier: Path,
+    max_age: int,
+    stale_if_error: int = 0,
 ) -> str:
     return f"""
 [node]
@@ -49,6 +54,7 @@ connect_timeout = 2
 [cache]
 block_size = {BLOCK}
 max_age = {max_age}
+stale_if_error = {stale_if_error}
 
 [[cache.tier]]
 name = "ram"
@@ -109,6 +115,8 @@ def test_cache__second_get_is_served_with_the_vendor_unreachable(
     assert body == data and headers["x-pcache-cache"] == "hit"
     ranged, headers = _get(cs3, cbucket, "k", Range=f"bytes={BLOCK - 5}-{3 * BLOCK + 7}")
     assert ranged == data[BLOCK - 5 : 3 * BLOCK + 8]
+    head = cs3.head_object(Bucket=cbucket, Key="k")  # HEAD from the metadata cache too
+    assert head["ContentLength"] == len(data)
     assert far.requests == 0
     assert "cache=hit" in cached_gw.log_text()
 
@@ -223,3 +231,28 @@ def test_cache__out_of_band_change_is_seen_on_revalidation(
         assert far.requests == 1
         s3_direct.put_object(Bucket=bucket, Key="k", Body=b"B" * 10)  # behind PCache's back
         assert _get(client, bucket, "k")[0] == b"B" * 10
+
+
+@pytest.mark.parametrize("grace", [0, 600])
+def test_cache__stale_if_error_window(
+    tmp_path: Path, far: FaultProxy, seaweed: SeaweedServer, redis_server: str, grace: int
+) -> None:
+    config = _config(far, seaweed, redis_server, tmp_path / "tier", max_age=0, stale_if_error=grace)
+    far.mode = "pass"
+    with GatewayProcess(tmp_path, config=config, extra_env=SHARED_KEY) as gw:
+        client = gw.client()
+        bucket = f"pc-{uuid.uuid4().hex[:16]}"
+        client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=bucket, Key="k", Body=b"S" * BLOCK)
+        assert _get(client, bucket, "k")[0] == b"S" * BLOCK
+        far.mode = "reset"
+        far.drop_connections()  # pooled keep-alive connections would still pass
+        try:
+            if grace:
+                assert _get(client, bucket, "k")[0] == b"S" * BLOCK  # stale, but served
+            else:
+                with pytest.raises(ClientError) as err:
+                    client.get_object(Bucket=bucket, Key="k")
+                assert err.value.response["Error"]["Code"] == "ServiceUnavailable"
+        finally:
+            far.mode = "pass"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from gateway.body import read_body, upload_through
-from gateway.cache_read import cached_get, forget
+from gateway.cache_read import cached_get, cached_head, forget
 from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.headers import (
@@ -120,9 +120,10 @@ def _cached_result(
 async def head_object(ctx: RequestContext) -> Result:
     rng, part = _range_and_part(ctx)
     view = await ctx.services.router.view(ctx.bucket)
-    info = await view.head_object(
-        ctx.key, conditions=conditions_from(ctx.request.headers), part_number=part
-    )
+    conditions = conditions_from(ctx.request.headers)
+    info = None if part is not None else await cached_head(ctx, view, conditions)
+    if info is None:
+        info = await view.head_object(ctx.key, conditions=conditions, part_number=part)
     checksum_mode = ctx.request.headers.get(X_AMZ_CHECKSUM_MODE, "").upper() == "ENABLED"
     headers = object_headers(info, with_checksums=checksum_mode and rng is None and part is None)
     headers["Content-Length"] = str(info.size)
