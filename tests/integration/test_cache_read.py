@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.rig.gateway import GatewayProcess
-from tests.rig.iam import TEST_MASTER_KEY_HEX
+from tests.rig.iam import TEST_MASTER_KEY_HEX, until
 from tests.rig.proxy import FaultProxy
 from tests.rig.seaweed import SeaweedServer
 
@@ -175,9 +175,16 @@ def test_cache__corrupt_block_is_refetched_never_served(
     cs3.put_object(Bucket=cbucket, Key="c", Body=data)
     before = set((cached_gw.workdir / "tier").rglob("*"))
     assert _get(cs3, cbucket, "c")[0] == data
-    new_blocks = [p for p in set((cached_gw.workdir / "tier").rglob("*")) - before if p.is_file()]
-    assert len(new_blocks) == 2
-    victim = new_blocks[0]
+
+    tier = cached_gw.workdir / "tier"
+
+    def new_blocks() -> list[Path]:
+        found = set(tier.rglob("*")) - before
+        return [p for p in found if p.is_file() and p.relative_to(tier).parts[0] != "tmp"]
+
+    # Tier writes finish beside the response: wait for the two block files themselves.
+    until(lambda: len(new_blocks()) == 2)
+    victim = new_blocks()[0]
     raw = bytearray(victim.read_bytes())
     raw[-1] ^= 0xFF
     victim.write_bytes(bytes(raw))
