@@ -135,6 +135,10 @@ class IamView:
     def current_version(self) -> int:
         return -1 if self._snapshot is None else self._snapshot.version
 
+    def age(self) -> float | None:
+        """Seconds since the snapshot was last confirmed current with Redis (None: never)."""
+        return None if self._snapshot is None else max(0.0, self._clock() - self._loaded_at)
+
     def current(self) -> Snapshot:
         if self._snapshot is None or self._clock() - self._loaded_at > self._max_stale:
             raise IamUnavailable("the IAM snapshot is too old and Redis is out of reach")

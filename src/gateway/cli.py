@@ -1,5 +1,5 @@
 """`pcache` command line: `pcache serve [-c FILE] [--listen HOST:PORT] [--data-dir DIR]`,
-`pcache admin ...` (gateway.admin_cli)."""
+`pcache admin ...` (gateway.admin_cli), `pcache warm s3://PBUCKET/PREFIX` (gateway.warm_cli)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, help="data directory (default ./pcache-data)")
     # Listed for --help only: main() hands `admin ...` to gateway.admin_cli before parsing.
     sub.add_parser("admin", help="manage IAM through the admin API (pcache admin --help)")
+    sub.add_parser("warm", help="warm s3://PBUCKET/PREFIX into the cache (pcache warm --help)")
     return parser
 
 
@@ -30,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         from gateway.admin_cli import main as admin_main
 
         return admin_main(argv[1:])
+    if argv[:1] == ["warm"]:
+        from gateway.warm_cli import main as warm_main
+
+        return warm_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "serve":
         try:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway import metrics
 from gateway.authn import authenticate
 from gateway.authz import authorize_request
 from gateway.boundary import to_s3_error
@@ -160,6 +161,14 @@ def _log_line(
         cache_label or "-",
         (time.perf_counter() - started) * 1000,
         request.remote or "-",
+    )
+    metrics.observe_request(
+        target.operation.value if target else "-",
+        target.bucket if target else None,
+        status,
+        sent,
+        time.perf_counter() - started,
+        cache_label,
     )
 
 

@@ -28,12 +28,15 @@ from cache.meta import MetaCache
 from cache.store import StoreSettings, TieredStore, TierSettings
 from gateway import redact
 from gateway.admin import add_admin_routes
+from gateway.admin.cache_admin import follow_purges
 from gateway.cache_read import CacheService, CacheSettings
 from gateway.config import Config, VendorConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
+from gateway.metrics import add_metrics_route
 from gateway.s3app import add_s3_routes
 from gateway.sts import add_sts_routes
+from gateway.warm_jobs import add_warm_jobs
 from router.pbucket import PBucket, TargetSpec
 from router.registry import Router, RouterSettings
 from router.upstream import Upstream
@@ -174,6 +177,9 @@ class Node:
         app[SERVICES] = services
         app.router.add_get("/healthz", _healthz)
         app.router.add_get("/readyz", _readyz)
+        add_metrics_route(app, [t.name for t in self.cfg.cache.tiers])
+        app.cleanup_ctx.append(follow_purges)  # other nodes' cache purges
+        add_warm_jobs(app, services.router.redis)  # cache warm-up jobs
         add_sts_routes(app)
         add_admin_routes(app)
         add_s3_routes(app)

@@ -323,6 +323,15 @@ def test_admin__tour_of_every_endpoint(
     step("PutBucketPolicy", "PUT", f"/admin/v1/pbuckets/{bucket}/policy", bucket_doc, 204)
     assert step("GetBucketPolicy", "GET", f"/admin/v1/pbuckets/{bucket}/policy") == bucket_doc
     step("DeleteBucketPolicy", "DELETE", f"/admin/v1/pbuckets/{bucket}/policy", status=204)
+    assert step("GetCacheStatus", "GET", "/admin/v1/cache")["enabled"] is True
+    purge = {"pbucket": bucket, "key": "never-cached"}
+    assert step("PurgeCache", "POST", "/admin/v1/cache/purge", purge) == {"objects": 0, "blocks": 0}
+    warm = step("WarmCache", "POST", "/admin/v1/cache/warm", {"pbucket": bucket}, 202)
+    job = f"/admin/v1/cache/warm/{warm['job_id']}"
+    assert step("GetWarmJob", "GET", job)["pbucket"] == bucket
+    jobs = step("ListWarmJobs", "GET", "/admin/v1/cache/warm")["items"]
+    assert warm["job_id"] in [j["job_id"] for j in jobs]
+    assert step("CancelWarmJob", "DELETE", job)["state"] in ("cancelled", "done")
     step("DeletePolicy", "DELETE", f"/admin/v1/policies/{p}", status=204)
     step("DeleteUser", "DELETE", f"/admin/v1/users/{u}", status=204)
 

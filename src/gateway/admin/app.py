@@ -16,7 +16,16 @@ from importlib import resources
 
 from aiohttp import web
 
-from gateway.admin import access_keys, bucket_policies, groups, policies, roles, users
+from gateway.admin import (
+    access_keys,
+    bucket_policies,
+    cache_admin,
+    cache_jobs,
+    groups,
+    policies,
+    roles,
+    users,
+)
 from gateway.admin.frame import Endpoint, error_response, log_line, new_request_id, run
 from gateway.context import SERVICES
 from gateway.s3app import handle as s3_handle
@@ -30,6 +39,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *groups.ENDPOINTS,
     *roles.ENDPOINTS,
     *bucket_policies.ENDPOINTS,
+    *cache_admin.ENDPOINTS,
+    *cache_jobs.ENDPOINTS,
 )
 OPENAPI_PATH = "/admin/v1/openapi.json"
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -108,6 +108,9 @@ class AdminCall:
 
 
 Handler = Callable[[AdminCall], Awaitable[Reply]]
+#: For a resource named only by an id (a warm-up job): looks up, after authentication and before
+#: authorisation, what `resource` needs, as extra path parameters (request, path params, body).
+Locate = Callable[[web.Request, Mapping[str, str], Mapping[str, Any]], Awaitable[Mapping[str, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,7 @@ class Endpoint:
     resource: Resource
     guard: Guard | None = None
     body: BodyKind = "none"
+    locate: Locate | None = None
 
     @property
     def iam_action(self) -> str:
@@ -323,6 +327,8 @@ async def _prepare(endpoint: Endpoint, request: web.Request, request_id: str) ->
         raise AdminError("RequestTimeout", 400, "The request body was not sent in time.") from None
     _check_payload(verified, body)
     data = _data(endpoint, body)
+    if endpoint.locate is not None:
+        params = {**params, **await endpoint.locate(request, params, data)}
     scope = Scope(services.settings.account_id, params, data, identity, services.iam.current())
     _authorize(endpoint, scope, _condition_keys(request, services))
     return AdminCall(request, request_id, services, identity, params, data, body)

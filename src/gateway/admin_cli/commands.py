@@ -247,6 +247,82 @@ def bucket_policy_delete(ctx: Context, a: argparse.Namespace) -> None:
     ctx.show(ctx.client.call("DELETE", path("pbuckets", a.bucket, "policy")))
 
 
+# --- cache ---------------------------------------------------------------------------------
+
+CACHE_TIERS: list[Column] = [
+    ("TIER", "name"),
+    ("DIRECTORY", "directory"),
+    ("USED", "used"),
+    ("CAPACITY", "capacity"),
+    ("USE%", "use"),
+    ("BLOCKS", "blocks"),
+    ("HITS", "hits"),
+    ("MISSES", "misses"),
+    ("HIT%", "hit"),
+    ("EVICTED", "evictions"),
+    ("PROMOTED", "promotions"),
+    ("DEMOTED", "demotions"),
+    ("CRC_FAIL", "checksum_failures"),
+    ("IO_ERR", "io_errors"),
+    ("IN_SERVICE", "in_service"),
+]
+
+
+def size_text(count: object) -> str:
+    """Bytes as a short IEC size: 512 B, 64.0 KiB, 1.5 GiB."""
+    if not isinstance(count, int):
+        return "-"
+    value, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            break
+        value /= 1024
+    return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def _percent(part: object, whole: object) -> str:
+    if not isinstance(part, int | float) or not isinstance(whole, int | float) or not whole:
+        return "-"
+    return f"{100 * part / whole:.1f}"
+
+
+def cache_status(ctx: Context, a: argparse.Namespace) -> None:
+    reply = ctx.client.call("GET", path("cache"))
+    if ctx.raw_json:
+        print_json(reply, ctx.out)
+        return
+    runs, joins = reply["singleflight"]["runs"], reply["singleflight"]["joins"]
+    summary = {
+        "enabled": reply["enabled"],
+        "block_size": size_text(reply["block_size"]) if reply["enabled"] else None,
+        "max_age": reply["max_age"],
+        "singleflight": f"{runs} fetches, {joins} joined",
+    }
+    print_record(summary, ctx.out)
+    rows = [
+        {
+            **tier,
+            "name": tier.get("name", str(i)),
+            "used": size_text(tier["used"]),
+            "capacity": size_text(tier["capacity"]),
+            "use": _percent(tier["used"], tier["capacity"]),
+            "hit": _percent(tier["hit_ratio"], 1),
+        }
+        for i, tier in enumerate(reply["tiers"])
+    ]
+    if rows:
+        ctx.out.write("\n")
+        print_table(rows, CACHE_TIERS, ctx.out)
+
+
+def cache_purge(ctx: Context, a: argparse.Namespace) -> None:
+    body: dict[str, str] = {"pbucket": a.pbucket}
+    for mode in ("key", "prefix", "regex"):
+        if getattr(a, mode) is not None:
+            body[mode] = getattr(a, mode)
+    ctx.show(ctx.client.call("POST", path("cache", "purge"), body))
+
+
 # --- the parser ------------------------------------------------------------------------------
 
 
@@ -357,4 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
     bucket("get", bucket_policy_get, "print a PBucket's policy", "bucket")
     _document_option(bucket("put", bucket_policy_put, "set a PBucket's policy", "bucket"))
     bucket("delete", bucket_policy_delete, "delete a PBucket's policy", "bucket")
+
+    cache = tree.noun("cache", "the node's block cache")
+    cache("status", cache_status, "show the cache settings and each tier's usage and counters")
+    leaf = cache("purge", cache_purge, "drop cached objects of a PBucket", "pbucket")
+    what = leaf.add_mutually_exclusive_group(required=True)
+    what.add_argument("--key", metavar="KEY", help="one object key")
+    what.add_argument("--prefix", metavar="PREFIX", help="every key starting with PREFIX")
+    what.add_argument("--regex", metavar="REGEX", help="every key REGEX fully matches")
     return root

@@ -1,0 +1,292 @@
+"""Prometheus metrics, served at `GET /metrics` (text exposition format, unauthenticated).
+
+Two kinds of series live in one module-level registry (`REGISTRY`, not prometheus_client's
+global one, so tests read exactly what a scrape shows):
+
+- per request, counted by `observe_request` (called once per S3 request from the access-log
+  line of gateway.s3app): `pcache_requests_total{op, status_class, pbucket}`,
+  `pcache_request_seconds{op}` (histogram), `pcache_response_bytes_total{op, pbucket}`, and for
+  cache-served GETs `pcache_cache_requests_total{result, pbucket}` and
+  `pcache_cache_bytes_total{result, pbucket}` (result = hit | miss | partial);
+- read at scrape time by `NodeCollector` from the node's services: per cache tier
+  `pcache_cache_tier_*{tier}` (capacity, used, blocks, hits, misses, evictions, promotions,
+  demotions, checksum failures, I/O errors, in service), `pcache_singleflight_runs_total` /
+  `pcache_singleflight_joins_total`, and the IAM snapshot's version and age.
+
+Labels carry names only: an Operation name, a status class, a PBucket name, a tier name. No
+key, no credential, no path, no environment value ever becomes a label or a value.
+
+PBucket label cardinality: a name becomes a label value only once a request on it succeeded
+(status < 400), which proves the PBucket exists; until then (and for requests without a bucket)
+the label is `-`, so a client spraying random bucket names cannot grow the series set. At most
+`MAX_PBUCKET_LABELS` names are tracked; later ones are counted under `_other`.
+
+One process is one node: `add_metrics_route` binds the collector to the node whose app it is
+given (a second call, e.g. a second node in one test process, replaces the binding).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from gateway.context import SERVICES
+
+if TYPE_CHECKING:
+    from auth.iam_view import IamView
+    from gateway.cache_read import CacheService
+
+__all__ = [
+    "CONTENT_TYPE",
+    "MAX_PBUCKET_LABELS",
+    "REGISTRY",
+    "TIER_NAMES",
+    "NodeCollector",
+    "add_metrics_route",
+    "bind",
+    "observe_request",
+    "serve_metrics",
+    "tier_names",
+]
+
+REGISTRY = CollectorRegistry()
+#: what `generate_latest` writes (newer prometheus_client call it CONTENT_TYPE_PLAIN_0_0_4)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MAX_PBUCKET_LABELS = 1000
+#: 0.5 ms .. 30 s: a sendfile hit of a small object up to a cold multi-block miss
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+CACHE_RESULTS = frozenset({"hit", "miss", "partial"})
+
+REQUESTS = Counter(
+    "pcache_requests",
+    "S3 requests served, by operation, status class and PBucket.",
+    ["op", "status_class", "pbucket"],
+    registry=REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "pcache_request_seconds",
+    "Time from the request's arrival to the end of its response, by operation.",
+    ["op"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+RESPONSE_BYTES = Counter(
+    "pcache_response_bytes",
+    "Response body bytes sent, by operation and PBucket.",
+    ["op", "pbucket"],
+    registry=REGISTRY,
+)
+CACHE_REQUESTS = Counter(
+    "pcache_cache_requests",
+    "GETs served through the block cache: hit (every block cached), miss (none), partial.",
+    ["result", "pbucket"],
+    registry=REGISTRY,
+)
+CACHE_BYTES = Counter(
+    "pcache_cache_bytes",
+    "Body bytes of GETs served through the block cache, by result and PBucket.",
+    ["result", "pbucket"],
+    registry=REGISTRY,
+)
+
+_pbuckets: set[str] = set()
+_pbuckets_lock = threading.Lock()
+
+
+def _pbucket_label(pbucket: str | None, status: int) -> str:
+    if not pbucket or pbucket == "-":
+        return "-"
+    if pbucket in _pbuckets:
+        return pbucket
+    if status >= 400:
+        return "-"  # not (yet) known to exist: never a new series from a failed request
+    with _pbuckets_lock:
+        if pbucket not in _pbuckets and len(_pbuckets) >= MAX_PBUCKET_LABELS:
+            return "_other"
+        _pbuckets.add(pbucket)
+    return pbucket
+
+
+def _status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status <= 599 else "5xx"
+
+
+def observe_request(
+    op: str,
+    pbucket: str | None,
+    status: int,
+    bytes: int,
+    seconds: float,
+    cache_label: str | None,
+) -> None:
+    """Count one finished S3 request (`op` is the Operation name, `-` when none was found)."""
+    bucket = _pbucket_label(pbucket, status)
+    REQUESTS.labels(op, _status_class(status), bucket).inc()
+    REQUEST_SECONDS.labels(op).observe(max(seconds, 0.0))
+    if bytes > 0:
+        RESPONSE_BYTES.labels(op, bucket).inc(bytes)
+    if cache_label in CACHE_RESULTS:
+        CACHE_REQUESTS.labels(cache_label, bucket).inc()
+        if bytes > 0:
+            CACHE_BYTES.labels(cache_label, bucket).inc(bytes)
+
+
+# --- scrape-time state ----------------------------------------------------------------------
+
+#: (field of TierStats, metric suffix, help text); counters get `_total` from the exposition
+_TIER_GAUGES = (
+    ("capacity", "capacity_bytes", "Bytes the tier may hold (block files with headers)."),
+    ("used", "used_bytes", "Bytes the tier's block files take."),
+    ("blocks", "blocks", "Blocks in the tier."),
+)
+_TIER_COUNTERS = (
+    ("hits", "hits", "Reads the tier served."),
+    ("misses", "misses", "Reads the tier could not serve."),
+    ("evictions", "evictions", "Blocks evicted from the tier."),
+    ("promotions", "promotions", "Blocks promoted into the tier."),
+    ("demotions", "demotions", "Blocks demoted into the tier."),
+    ("checksum_failures", "checksum_failures", "Blocks that failed their CRC32C check."),
+    ("io_errors", "io_errors", "I/O errors on the tier's device."),
+)
+
+
+class NodeCollector(Collector):
+    """Reads the node's cache and IAM view when scraped (no background work, no I/O)."""
+
+    def __init__(
+        self,
+        cache: Callable[[], CacheService | None],
+        iam: Callable[[], IamView | None] = lambda: None,
+        tier_names: Sequence[str] = (),
+    ) -> None:
+        self._cache = cache
+        self._iam = iam
+        self._names = tuple(tier_names)
+
+    def describe(self) -> Iterable[Metric]:
+        return ()  # dynamic: nothing to check at registration
+
+    def _tier_name(self, index: int) -> str:
+        return self._names[index] if index < len(self._names) else f"tier{index}"
+
+    def collect(self) -> Iterable[Metric]:
+        cache = self._cache()
+        if cache is not None:
+            yield from self._cache_metrics(cache)
+        iam = self._iam()
+        if iam is not None:
+            yield from _iam_metrics(iam)
+
+    def _cache_metrics(self, cache: CacheService) -> Iterable[Metric]:
+        stats = cache.store.stats()
+        names = [self._tier_name(i) for i in range(len(stats))]
+        for field, suffix, text in _TIER_GAUGES:
+            gauge = GaugeMetricFamily(f"pcache_cache_tier_{suffix}", text, labels=["tier"])
+            for name, tier in zip(names, stats, strict=True):
+                gauge.add_metric([name], float(getattr(tier, field)))
+            yield gauge
+        for field, suffix, text in _TIER_COUNTERS:
+            counter = CounterMetricFamily(f"pcache_cache_tier_{suffix}", text, labels=["tier"])
+            for name, tier in zip(names, stats, strict=True):
+                counter.add_metric([name], float(getattr(tier, field)))
+            yield counter
+        service = GaugeMetricFamily(
+            "pcache_cache_tier_in_service",
+            "1 while the tier takes reads and writes, 0 while its device is benched.",
+            labels=["tier"],
+        )
+        for name, tier in zip(names, stats, strict=True):
+            service.add_metric([name], 1.0 if tier.in_service else 0.0)
+        yield service
+        yield CounterMetricFamily(
+            "pcache_singleflight_runs",
+            "Block fetches started (one per block miss that nobody else was fetching).",
+            value=float(cache.flights.runs),
+        )
+        yield CounterMetricFamily(
+            "pcache_singleflight_joins",
+            "Block misses that joined a fetch already in flight instead of starting one.",
+            value=float(cache.flights.joins),
+        )
+
+
+def _iam_metrics(iam: IamView) -> Iterable[Metric]:
+    yield GaugeMetricFamily(
+        "pcache_iam_snapshot_version",
+        "Version of the IAM snapshot this node authorises with (-1 before the first load).",
+        value=float(iam.current_version()),
+    )
+    age = iam.age()
+    if age is not None:
+        yield GaugeMetricFamily(
+            "pcache_iam_snapshot_age_seconds",
+            "Seconds since the IAM snapshot was last confirmed current with Redis.",
+            value=age,
+        )
+
+
+# --- the route ------------------------------------------------------------------------------
+
+TIER_NAMES = web.AppKey("pcache_tier_names", tuple)
+_bound: list[NodeCollector] = []
+_bound_lock = threading.Lock()
+
+
+def tier_names(app: web.Application) -> tuple[str, ...]:
+    """The configured tier names (fastest first) of the node serving `app`, when known."""
+    return tuple(str(n) for n in app.get(TIER_NAMES, ()))
+
+
+def bind(collector: NodeCollector) -> None:
+    """Make `collector` the one REGISTRY scrapes (replacing a previous binding)."""
+    with _bound_lock:
+        for old in _bound:
+            REGISTRY.unregister(old)
+        _bound.clear()
+        REGISTRY.register(collector)
+        _bound.append(collector)
+
+
+async def serve_metrics(request: web.Request) -> web.StreamResponse:
+    domain = request.app[SERVICES].settings.domain
+    host = (request.host or "").rsplit(":", 1)[0].lower()
+    if domain and host.endswith("." + domain):
+        # `bucket.<domain>/metrics` is the object key "metrics", not this endpoint.
+        from gateway.s3app import handle  # s3app imports this module for observe_request
+
+        return await handle(request)
+    body = generate_latest(REGISTRY)
+    return web.Response(
+        body=body,
+        headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"},
+    )
+
+
+def add_metrics_route(app: web.Application, tiers: Sequence[str] = ()) -> None:
+    """`GET /metrics` on the node's listener, scraping the services in `app` (set before)."""
+    services = app[SERVICES]
+    app[TIER_NAMES] = tuple(tiers)
+    bind(NodeCollector(lambda: services.cache, lambda: services.iam, tiers))
+    app.router.add_get("/metrics", serve_metrics)
