@@ -312,11 +312,19 @@ async def warm_object(
     else:
         info = await view.head_object(key)
         await cache.meta.put(pbucket, key, info_to_doc(info))
-    fetched = 0
     target, vkey = view.upstream.name, view.vkey(key)
-    for index in range(-(-info.size // cache.settings.block_size)):
-        bid = BlockId.of(target, view.bucket, vkey, info.etag, index)
-        if not cache.store.contains(bid):
+    missing = [
+        (index, bid)
+        for index in range(-(-info.size // cache.settings.block_size))
+        if not cache.store.contains(bid := BlockId.of(target, view.bucket, vkey, info.etag, index))
+        and bid.hex not in cache.filling
+    ]
+    # A few blocks of one object at a time, as a cold read would: big objects warm in parallel.
+    gate = asyncio.Semaphore(cache.settings.fanout)
+
+    async def one(index: int, bid: BlockId) -> None:
+        async with gate:
             await _fetch_block(cache, view, key, info, index, bid)
-            fetched += 1
-    return info.size, fetched
+
+    await asyncio.gather(*(one(index, bid) for index, bid in missing))
+    return info.size, len(missing)
