@@ -26,7 +26,7 @@ from cache.store import TieredStore
 from gateway.context import RequestContext
 from gateway.errors import S3Error
 from router.errors import NotModified, UpstreamError, VendorUnavailable
-from router.models import ByteRange, Conditions, ObjectInfo
+from router.models import ByteRange, Conditions, ObjectInfo, ObjectStream
 from router.pbucket import BucketView
 from router.preconditions import Outcome, evaluate_preconditions
 
@@ -44,6 +44,8 @@ __all__ = [
 log = logging.getLogger("pcache.cache")
 
 SSE_C_HEADER = "x-amz-server-side-encryption-customer-algorithm"
+#: seconds a reader waits for another reader's in-flight vendor GET before fetching itself
+FOLLOW_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,21 @@ class CacheSettings:
 
 
 @dataclass(slots=True)
+class FirstRead:
+    """A whole-object vendor GET in progress on this node (see `_first_read`). Other readers
+    of the same object wait on it instead of asking the vendor for the same bytes again."""
+
+    etag: str | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # metadata cached (or failed)
+    progress: asyncio.Event = field(default_factory=asyncio.Event)  # a block landed, or the end
+    done: bool = False
+
+    def advance(self) -> None:
+        event, self.progress = self.progress, asyncio.Event()
+        event.set()
+
+
+@dataclass(slots=True)
 class CacheService:
     store: TieredStore
     meta: MetaCache
@@ -71,6 +88,8 @@ class CacheService:
     filling: dict[str, bytes] = field(default_factory=dict)
     #: reads answered from stale metadata because the vendor was unreachable
     stale_serves: int = 0
+    #: whole-object first reads in progress, by "<pbucket>\0<key>"
+    first_reads: dict[str, FirstRead] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.gate = asyncio.Semaphore(self.settings.max_fetches)
@@ -177,7 +196,13 @@ async def _store(cache: CacheService, bid: BlockId, data: bytes) -> None:
 
 
 async def _block(
-    cache: CacheService, view: BucketView, key: str, info: ObjectInfo, piece: Slice, bid: BlockId
+    cache: CacheService,
+    view: BucketView,
+    pbucket: str,
+    key: str,
+    info: ObjectInfo,
+    piece: Slice,
+    bid: BlockId,
 ) -> bytes:
     filling = cache.filling.get(bid.hex)
     if filling is not None:
@@ -185,6 +210,16 @@ async def _block(
     data = await cache.store.read(bid, piece.offset, piece.length)
     if data is not None:
         return data
+    running = cache.first_reads.get(pbucket + "\0" + key)
+    while running is not None and not running.done and running.etag == info.etag:
+        # The bytes are already on their way from the vendor for another reader: wait for them.
+        if bid.hex in cache.filling or cache.store.contains(bid):
+            return await _block(cache, view, pbucket, key, info, piece, bid)
+        try:
+            # A stalled first reader (a slow client paces it) must not stall this one for long.
+            await asyncio.wait_for(running.progress.wait(), FOLLOW_TIMEOUT)
+        except TimeoutError:
+            break
     whole = await _fetch_block(cache, view, key, info, piece.index, bid)
     return whole[piece.offset : piece.offset + piece.length]
 
@@ -204,7 +239,7 @@ async def _body(
             for ahead in range(position, min(position + 1 + cache.settings.fanout, len(slices))):
                 if ahead not in pending:
                     pending[ahead] = asyncio.ensure_future(
-                        _block(cache, view, ctx.key, info, slices[ahead], ids[ahead])
+                        _block(cache, view, ctx.bucket, ctx.key, info, slices[ahead], ids[ahead])
                     )
             try:
                 data = await pending.pop(position)
@@ -249,6 +284,11 @@ async def cached_get(
     cache = ctx.services.cache
     if cache is None or SSE_C_HEADER in ctx.request.headers:
         return None
+    if byte_range is None and await cache.meta.get(ctx.bucket, ctx.key) is None:
+        running = cache.first_reads.get(ctx.bucket + "\0" + ctx.key)
+        if running is None:
+            return await _first_read(cache, ctx, view, conditions)
+        await running.ready.wait()  # then read its blocks as they land
     info = await _metadata(cache, ctx, view)
     _check(conditions, info)
     span: tuple[int, int, int] | None = None
@@ -276,6 +316,104 @@ async def cached_get(
         await body.aclose()
         raise
     return info, span, _chain(first_chunk, body), label
+
+
+async def _first_read(
+    cache: CacheService, ctx: RequestContext, view: BucketView, conditions: Conditions
+) -> tuple[ObjectInfo, None, AsyncIterator[bytes], str]:
+    """A whole-object GET of an object this node knows nothing about: one vendor GET (not a
+    HEAD and then block GETs: a far vendor charges a round trip for each), its metadata cached
+    and its bytes cut into blocks and stored as they stream to the client."""
+    name = ctx.bucket + "\0" + ctx.key
+    state = cache.first_reads[name] = FirstRead()
+    try:
+        try:
+            stream = await view.get_object(ctx.key, conditions=conditions)
+        except UpstreamError as err:
+            if err.code == "NoSuchKey":
+                await cache.meta.put(ctx.bucket, ctx.key, None)
+            raise
+        info = stream.info
+        await cache.meta.put(ctx.bucket, ctx.key, info_to_doc(info))
+        state.etag = info.etag
+    except BaseException:
+        _finish(cache, name, state)
+        raise
+    state.ready.set()
+    tee = _tee(cache, view, ctx.key, info, stream, name, state)
+    body = _TeeBody(tee, stream, cache, name, state)
+    return info, None, body, "miss"
+
+
+class _TeeBody:
+    """The tee generator plus a close that always releases the vendor stream and the waiting
+    readers, even when the generator never started (an async generator's `finally` would not
+    run then)."""
+
+    def __init__(
+        self,
+        gen: AsyncGenerator[bytes, None],
+        stream: ObjectStream,
+        cache: CacheService,
+        name: str,
+        state: FirstRead,
+    ) -> None:
+        self._gen, self._stream, self._cache, self._name, self._state = (
+            gen,
+            stream,
+            cache,
+            name,
+            state,
+        )
+
+    def __aiter__(self) -> _TeeBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        await self._gen.aclose()
+        _finish(self._cache, self._name, self._state)
+        await self._stream.aclose()
+
+
+def _finish(cache: CacheService, name: str, state: FirstRead) -> None:
+    state.done = True
+    state.ready.set()
+    state.advance()
+    if cache.first_reads.get(name) is state:
+        del cache.first_reads[name]
+
+
+async def _tee(
+    cache: CacheService,
+    view: BucketView,
+    key: str,
+    info: ObjectInfo,
+    stream: ObjectStream,
+    name: str,
+    state: FirstRead,
+) -> AsyncGenerator[bytes, None]:
+    """Yield the vendor's bytes as they come; every completed block goes to the tiers."""
+    size, target, vkey = cache.settings.block_size, view.upstream.name, view.vkey(key)
+    buffer, index = bytearray(), 0
+    try:
+        async for chunk in stream.body:
+            yield chunk
+            buffer += chunk
+            while len(buffer) >= size or (buffer and index * size + len(buffer) == info.size):
+                block = bytes(buffer[:size])
+                del buffer[:size]
+                bid = BlockId.of(target, view.bucket, vkey, info.etag, index)
+                if bid.hex not in cache.filling and not cache.store.contains(bid):
+                    cache.filling[bid.hex] = block
+                    cache.background(_store(cache, bid, block))
+                index += 1
+                state.advance()
+    finally:
+        _finish(cache, name, state)
+        await stream.aclose()
 
 
 async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

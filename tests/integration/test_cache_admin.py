@@ -165,7 +165,9 @@ def test_metrics_and_status__misses_then_hits(
     used = _sample(samples, "pcache_cache_tier_used_bytes", tier="ram")
     assert used > 3 * BLOCK
     assert _sample(samples, "pcache_cache_tier_in_service", tier="ram") == 1
-    assert _sample(samples, "pcache_singleflight_runs_total") >= 5
+    # First whole-object reads stream one vendor GET each (no per-block fetch), so the
+    # single-flight counters are only required to be exported here.
+    assert ("pcache_singleflight_runs_total", frozenset()) in samples
     assert _sample(samples, "pcache_iam_snapshot_version") >= 1
 
     status = root.ok("GET", "/admin/v1/cache")

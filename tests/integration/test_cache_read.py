@@ -263,3 +263,20 @@ def test_cache__stale_if_error_window(
                 assert err.value.response["Error"]["Code"] == "ServiceUnavailable"
         finally:
             far.mode = "pass"
+
+
+def test_cache__cold_whole_object_get_is_one_vendor_request(
+    cs3: Any, cbucket: str, far: FaultProxy
+) -> None:
+    """A far vendor charges a round trip per request: a first read is one GET (no HEAD), and
+    its bytes fill the blocks on the way."""
+    data = os.urandom(3 * BLOCK + 17)
+    cs3.put_object(Bucket=cbucket, Key="cold", Body=data)
+    far.reset_counters()
+    body, headers = _get(cs3, cbucket, "cold")
+    assert body == data and headers["x-pcache-cache"] == "miss"
+    assert far.requests == 1
+    far.reset_counters()
+    ranged, headers = _get(cs3, cbucket, "cold", Range=f"bytes={BLOCK}-{2 * BLOCK + 3}")
+    assert ranged == data[BLOCK : 2 * BLOCK + 4] and headers["x-pcache-cache"] == "hit"
+    assert far.requests == 0
