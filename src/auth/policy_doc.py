@@ -65,6 +65,7 @@ __all__ = [
     "PolicyKind",
     "Principals",
     "Statement",
+    "nesting_exceeds",
     "parse_policy",
 ]
 
@@ -280,7 +281,7 @@ def _no_constant(name: str) -> NoReturn:
 _SIGNIFICANT: Final = re.compile(r'[\[\]{}"\\]')
 
 
-def _nesting_exceeds(text: str, limit: int) -> bool:
+def nesting_exceeds(text: str, limit: int) -> bool:
     """Does any bracket outside a string nest deeper than `limit`? Run before `json.loads`,
     whose recursion a deep document would exhaust. One pass over the significant characters
     (a state machine, never a regex that could rescan a long unterminated string)."""
@@ -537,7 +538,7 @@ def parse_policy(
         raise PolicyError(code, "The policy is not valid UTF-8") from None
     if len(raw) > MAX_POLICY_BYTES:
         raise PolicyError(too_large, f"Policies must be at most {MAX_POLICY_BYTES} bytes")
-    if _nesting_exceeds(decoded, MAX_NESTING):
+    if nesting_exceeds(decoded, MAX_NESTING):
         raise PolicyError(code, f"The policy nests deeper than {MAX_NESTING} levels")
     try:
         data = json.loads(

@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from aiohttp import web
+
 from auth.checksums import ChecksumPlan, checksum_plan, decode_checksum_value, new_checksum
 from auth.sigv4 import PayloadMode
 from auth.streaming import AwsChunkedDecoder, ChunkSigner
@@ -146,7 +148,7 @@ def _expected_checksum(plan: ChecksumPlan, trailers: dict[str, str]) -> str | No
 
 async def _raw_pieces(ctx: RequestContext) -> AsyncIterator[bytes]:
     request = ctx.request
-    await _continue(ctx)
+    await send_continue(ctx.request)
     timeout = ctx.services.settings.body_read_timeout
     while True:
         try:
@@ -169,13 +171,14 @@ async def _decoded(body: Body) -> AsyncIterator[bytes]:
                 yield piece
 
 
-async def _continue(ctx: RequestContext) -> None:
-    """Send `100 Continue` only now: after auth, so a refused upload never streams its body."""
-    request = ctx.request
+async def send_continue(request: web.Request) -> None:
+    """Send `100 Continue` only now: after auth, so a refused upload never streams its body.
+    (Every listener defers it: see s3app's expect handler; admin and STS call this too.)"""
     if request.headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1):
         writer = request.writer
         if writer is not None and not getattr(request, "_pcache_continued", False):
             await writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            writer.output_size = 0  # as aiohttp's own expect handler: not the response's bytes
             setattr(request, "_pcache_continued", True)  # noqa: B010
 
 

@@ -49,6 +49,7 @@ from auth.sts import (
 )
 from gateway.authn import authenticate
 from gateway.authz import source_ip
+from gateway.body import send_continue
 from gateway.boundary import to_s3_error
 from gateway.context import SERVICES, Services
 from gateway.dispatch import split_target
@@ -410,15 +411,8 @@ async def _expect(request: web.Request) -> None:
     """`100 Continue` only for an STS form of acceptable size: S3 requests keep deferring it
     until they are authenticated (gateway.body)."""
     services = request.app[SERVICES]
-    if (
-        request.version >= (1, 1)
-        and request.headers.get("Expect", "").lower() == "100-continue"
-        and _is_sts_shaped(request, services)
-        and (request.content_length or 0) <= MAX_BODY
-    ):
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0  # as aiohttp's own expect handler: not the response
-        setattr(request, "_pcache_continued", True)  # noqa: B010
+    if _is_sts_shaped(request, services) and (request.content_length or 0) <= MAX_BODY:
+        await send_continue(request)
 
 
 def add_sts_routes(app: web.Application) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from auth.policy_doc import nesting_exceeds
 from auth.usernames import validate_name
 
 __all__ = [
@@ -49,28 +50,6 @@ def _malformed(message: str) -> NoReturn:
     raise AdminError("MalformedJSON", 400, message)
 
 
-def _nesting_exceeds(text: str, limit: int) -> bool:
-    """Does any bracket nest deeper than `limit`? Brackets inside strings do not count."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
-
-
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
@@ -90,7 +69,7 @@ def parse_json(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         _malformed("the body is not valid UTF-8")
-    if _nesting_exceeds(text, MAX_NESTING):
+    if nesting_exceeds(text, MAX_NESTING):
         _malformed(f"the body nests deeper than {MAX_NESTING} levels")
     try:
         return json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant)

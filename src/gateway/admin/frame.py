@@ -40,6 +40,7 @@ from gateway.admin.access import Guard, Resource, Scope
 from gateway.admin.fields import AdminError, parse_object, valid_name, validation_error
 from gateway.authn import authenticate
 from gateway.authz import source_ip
+from gateway.body import send_continue
 from gateway.boundary import to_s3_error
 from gateway.context import SERVICES, Services
 from gateway.dispatch import validate_bucket_name
@@ -211,15 +212,6 @@ def _check_path(params: Mapping[str, str], endpoint: Endpoint) -> None:
             raise validation_error(name, "access_key must be 1 to 128 letters and digits")
 
 
-async def _send_continue(request: web.Request) -> None:
-    """`100 Continue` only once the caller is known, so an anonymous body is never invited."""
-    if request.headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1):
-        writer = request.writer
-        if writer is not None and not getattr(request, "_pcache_continued", False):
-            await writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            setattr(request, "_pcache_continued", True)  # noqa: B010
-
-
 def _too_large() -> AdminError:
     return AdminError("EntityTooLarge", 413, f"The body is larger than {MAX_BODY} bytes.")
 
@@ -319,7 +311,7 @@ async def _prepare(endpoint: Endpoint, request: web.Request, request_id: str) ->
     if "Authorization" not in request.headers:
         # A presigned admin URL would be a bearer token anyone who sees the URL could replay.
         raise AdminError("AccessDenied", 403, "The admin API does not accept presigned URLs.")
-    await _send_continue(request)
+    await send_continue(request)  # only once the caller is known
     try:
         async with asyncio.timeout(services.settings.body_read_timeout):
             body = await _read_body(request)
