@@ -8,12 +8,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import _empty_and_delete
 from tests.rig.gateway import GatewayProcess
 from tests.rig.iam import TEST_MASTER_KEY_HEX, IamRig
+from tests.rig.proxy import FaultProxy
 from tests.rig.seaweed import SeaweedServer
 
 # A PBucket declared in the config on the local-directory vendor (under a key prefix), so tests
@@ -110,3 +112,11 @@ def iam(gateway: GatewayProcess, redis_server: str) -> Iterator[IamRig]:
     rig = IamRig(redis_server, gateway.endpoint)
     yield rig
     rig.close()
+
+
+@pytest.fixture(scope="module")
+def far(seaweed: SeaweedServer) -> Iterator[FaultProxy]:
+    """SeaweedFS behind a counting fault proxy: the 'far' vendor of the cache tests."""
+    parts = urlsplit(seaweed.endpoint)
+    with FaultProxy(parts.hostname or "127.0.0.1", int(parts.port or 80)) as proxy:
+        yield proxy

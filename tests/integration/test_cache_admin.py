@@ -14,60 +14,22 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_admin_api import ADMIN_ALL, S3_ALL, AdminApi, allow, doc
+from tests.rig.cachegw import BLOCK, SHARED_KEY, far_config
 from tests.rig.gateway import GatewayProcess
-from tests.rig.iam import TEST_MASTER_KEY_HEX
 from tests.rig.proxy import FaultProxy
 from tests.rig.seaweed import SeaweedServer
-
-BLOCK = 64 * 1024
-SHARED_KEY = {"PCACHE_MASTER_KEY": TEST_MASTER_KEY_HEX}
-
-
-def _config(proxy: FaultProxy, seaweed: SeaweedServer, redis_url: str, tier: Path) -> str:
-    return f"""
-[node]
-region = "us-east-1"
-
-[redis]
-url = "{redis_url}"
-
-[vendors.far]
-type = "s3"
-endpoint = "{proxy.endpoint}"
-access_key = "{seaweed.access_key}"
-secret_key = "{seaweed.secret_key}"
-read_timeout = 5
-connect_timeout = 2
-
-[cache]
-block_size = {BLOCK}
-max_age = 600
-
-[[cache.tier]]
-name = "ram"
-dir = "{tier}"
-capacity = {64 * 1024 * 1024}
-"""
-
-
-@pytest.fixture(scope="module")
-def far(seaweed: SeaweedServer) -> Iterator[FaultProxy]:
-    parts = urlsplit(seaweed.endpoint)
-    with FaultProxy(parts.hostname or "127.0.0.1", int(parts.port or 80)) as proxy:
-        yield proxy
 
 
 def _node(
     factory: pytest.TempPathFactory, far: FaultProxy, seaweed: SeaweedServer, redis_url: str
 ) -> GatewayProcess:
     work = factory.mktemp("cacheadmin")
-    config = _config(far, seaweed, redis_url, work / "tier")
+    config = far_config(far, seaweed, redis_url, work / "tier")
     return GatewayProcess(work, config=config, extra_env=SHARED_KEY)
 
 

@@ -11,63 +11,17 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.rig.cachegw import BLOCK, SHARED_KEY, far_config
 from tests.rig.gateway import GatewayProcess
-from tests.rig.iam import TEST_MASTER_KEY_HEX, until
+from tests.rig.iam import until
 from tests.rig.proxy import FaultProxy
 from tests.rig.seaweed import SeaweedServer
-
-BLOCK = 64 * 1024
-# These nodes share the session's Redis (and its root key): a cluster shares one master key.
-SHARED_KEY = {"PCACHE_MASTER_KEY": TEST_MASTER_KEY_HEX}
-
-
-def _config(
-    proxy: FaultProxy,
-    seaweed: SeaweedServer,
-    redis_url: str,
-    tier: Path,
-    max_age: int,
-    stale_if_error: int = 0,
-) -> str:
-    return f"""
-[node]
-region = "us-east-1"
-
-[redis]
-url = "{redis_url}"
-
-[vendors.far]
-type = "s3"
-endpoint = "{proxy.endpoint}"
-access_key = "{seaweed.access_key}"
-secret_key = "{seaweed.secret_key}"
-read_timeout = 5
-connect_timeout = 2
-
-[cache]
-block_size = {BLOCK}
-max_age = {max_age}
-stale_if_error = {stale_if_error}
-
-[[cache.tier]]
-name = "ram"
-dir = "{tier}"
-capacity = {64 * 1024 * 1024}
-"""
-
-
-@pytest.fixture(scope="module")
-def far(seaweed: SeaweedServer) -> Iterator[FaultProxy]:
-    parts = urlsplit(seaweed.endpoint)
-    with FaultProxy(parts.hostname or "127.0.0.1", int(parts.port or 80)) as proxy:
-        yield proxy
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +32,7 @@ def cached_gw(
     redis_server: str,
 ) -> Iterator[GatewayProcess]:
     work = tmp_path_factory.mktemp("cachegw")
-    config = _config(far, seaweed, redis_server, work / "tier", max_age=600)
+    config = far_config(far, seaweed, redis_server, work / "tier", max_age=600)
     with GatewayProcess(work, config=config, extra_env=SHARED_KEY) as gw:
         yield gw
 
@@ -225,7 +179,7 @@ def _ranges_object(client: Any, bucket: str) -> bytes:
 def test_cache__out_of_band_change_is_seen_on_revalidation(
     tmp_path: Path, far: FaultProxy, seaweed: SeaweedServer, redis_server: str, s3_direct: Any
 ) -> None:
-    config = _config(far, seaweed, redis_server, tmp_path / "tier", max_age=0)
+    config = far_config(far, seaweed, redis_server, tmp_path / "tier", max_age=0)
     with GatewayProcess(tmp_path, config=config, extra_env=SHARED_KEY) as gw:
         client = gw.client()
         bucket = f"pc-{uuid.uuid4().hex[:16]}"
@@ -244,7 +198,9 @@ def test_cache__out_of_band_change_is_seen_on_revalidation(
 def test_cache__stale_if_error_window(
     tmp_path: Path, far: FaultProxy, seaweed: SeaweedServer, redis_server: str, grace: int
 ) -> None:
-    config = _config(far, seaweed, redis_server, tmp_path / "tier", max_age=0, stale_if_error=grace)
+    config = far_config(
+        far, seaweed, redis_server, tmp_path / "tier", max_age=0, stale_if_error=grace
+    )
     far.mode = "pass"
     with GatewayProcess(tmp_path, config=config, extra_env=SHARED_KEY) as gw:
         client = gw.client()

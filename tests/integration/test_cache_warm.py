@@ -14,20 +14,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import pytest
 import redis
 from botocore.exceptions import ClientError
 
 from tests.integration.test_admin_api import AdminApi, allow, doc
+from tests.rig.cachegw import BLOCK, SHARED_KEY, far_config
 from tests.rig.gateway import GatewayProcess
-from tests.rig.iam import TEST_MASTER_KEY_HEX
 from tests.rig.proxy import FaultProxy
 from tests.rig.seaweed import SeaweedServer
 
-BLOCK = 64 * 1024
-SHARED_KEY = {"PCACHE_MASTER_KEY": TEST_MASTER_KEY_HEX}
 JOB_FIELDS = {
     "job_id",
     "pbucket",
@@ -56,43 +53,6 @@ SIZES = [0, 1, 100, 4096, BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK, 3 * BLOCK + 5,
 T = TypeVar("T")
 
 
-def _config(
-    proxy: FaultProxy, seaweed: SeaweedServer, redis_url: str, tier: Path, cache: bool
-) -> str:
-    return f"""
-[node]
-region = "us-east-1"
-
-[redis]
-url = "{redis_url}"
-
-[vendors.far]
-type = "s3"
-endpoint = "{proxy.endpoint}"
-access_key = "{seaweed.access_key}"
-secret_key = "{seaweed.secret_key}"
-read_timeout = 5
-connect_timeout = 2
-
-[cache]
-enabled = {"true" if cache else "false"}
-block_size = {BLOCK}
-max_age = 600
-
-[[cache.tier]]
-name = "ram"
-dir = "{tier}"
-capacity = {64 * 1024 * 1024}
-"""
-
-
-@pytest.fixture(scope="module")
-def far(seaweed: SeaweedServer) -> Iterator[FaultProxy]:
-    parts = urlsplit(seaweed.endpoint)
-    with FaultProxy(parts.hostname or "127.0.0.1", int(parts.port or 80)) as proxy:
-        yield proxy
-
-
 @pytest.fixture(scope="module")
 def warm_gw(
     tmp_path_factory: pytest.TempPathFactory,
@@ -101,7 +61,7 @@ def warm_gw(
     redis_server: str,
 ) -> Iterator[GatewayProcess]:
     work = tmp_path_factory.mktemp("warmgw")
-    config = _config(far, seaweed, redis_server, work / "tier", cache=True)
+    config = far_config(far, seaweed, redis_server, work / "tier", enabled=True)
     with GatewayProcess(work, config=config, extra_env=SHARED_KEY) as gw:
         yield gw
 
@@ -185,7 +145,7 @@ def _until(fetch: Callable[[], T], done: Callable[[T], bool], timeout: float = 2
         if done(value):
             return value
         assert time.monotonic() < deadline, value
-        time.sleep(0.02)
+        time.sleep(0.02)  # poll interval; the loop ends at the deadline
 
 
 def _job(admin: AdminApi, job_id: str) -> dict[str, Any]:
@@ -451,7 +411,7 @@ def test_warm_api__authorisation_is_per_pbucket(client: Any, admin: AdminApi) ->
 def test_warm_api__a_node_without_cache_answers_409(
     tmp_path: Path, far: FaultProxy, seaweed: SeaweedServer, redis_server: str
 ) -> None:
-    config = _config(far, seaweed, redis_server, tmp_path / "tier", cache=False)
+    config = far_config(far, seaweed, redis_server, tmp_path / "tier", enabled=False)
     with GatewayProcess(tmp_path, config=config, extra_env=SHARED_KEY) as gw:
         api = AdminApi(gw.endpoint, gw.access_key, gw.secret_key, "root")
         bucket = _bucket(gw.client())
@@ -464,7 +424,7 @@ def test_warm_api__a_node_without_cache_answers_409(
 def test_warm_api__a_job_stopped_with_its_node_resumes_after_a_restart(
     tmp_path: Path, far: FaultProxy, seaweed: SeaweedServer, redis_server: str
 ) -> None:
-    config = _config(far, seaweed, redis_server, tmp_path / "tier", cache=True)
+    config = far_config(far, seaweed, redis_server, tmp_path / "tier", enabled=True)
     objects = {f"n/{i:02d}": os.urandom(2 * BLOCK) for i in range(12)}
     far.mode, far.latency_down_ms = "pass", 40
     try:

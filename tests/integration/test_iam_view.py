@@ -37,7 +37,7 @@ async def test_iam_view__changes_reach_a_node_within_a_second(redis_server: str)
         started = loop.time()
         while key.access_key not in view.current().keys:
             assert loop.time() - started < 1.0, "IAM change not seen within 1 s"
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # poll interval; the loop ends at the deadline
         found = await view.credential(key.access_key, None, datetime.now(UTC))
         assert isinstance(found, Credential) and found.secret == secret
         await store.set_key_status(key.access_key, "Inactive")
@@ -46,7 +46,7 @@ async def test_iam_view__changes_reach_a_node_within_a_second(redis_server: str)
             await view.credential(key.access_key, None, datetime.now(UTC)), Credential
         ):
             assert loop.time() - started < 1.0, "disabled key still honoured after 1 s"
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # poll interval; the loop ends at the deadline
     finally:
         await view.stop()
         await client.aclose()

@@ -72,7 +72,7 @@ def until(condition: Callable[[], bool], timeout: float = 5.0) -> float:
     while not condition():
         if time.monotonic() - start > timeout:
             raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.02)
+        time.sleep(0.02)  # poll interval; the loop ends at the deadline
     return time.monotonic() - start
 
 

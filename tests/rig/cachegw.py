@@ -1,0 +1,55 @@
+"""A gateway configuration for cache tests: the S3 vendor is SeaweedFS behind a counting
+FaultProxy ("far"), blocks are small (64 KiB) so multi-block objects stay cheap, and the node
+shares the session's Redis and master key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.rig.iam import TEST_MASTER_KEY_HEX
+from tests.rig.proxy import FaultProxy
+from tests.rig.seaweed import SeaweedServer
+
+__all__ = ["BLOCK", "SHARED_KEY", "far_config"]
+
+BLOCK = 64 * 1024
+# Nodes sharing the session's Redis (and its root key): a cluster shares one master key.
+SHARED_KEY = {"PCACHE_MASTER_KEY": TEST_MASTER_KEY_HEX}
+
+
+def far_config(
+    proxy: FaultProxy,
+    seaweed: SeaweedServer,
+    redis_url: str,
+    tier: Path,
+    *,
+    max_age: int = 600,
+    stale_if_error: int = 0,
+    enabled: bool = True,
+) -> str:
+    return f"""
+[node]
+region = "us-east-1"
+
+[redis]
+url = "{redis_url}"
+
+[vendors.far]
+type = "s3"
+endpoint = "{proxy.endpoint}"
+access_key = "{seaweed.access_key}"
+secret_key = "{seaweed.secret_key}"
+read_timeout = 5
+connect_timeout = 2
+
+[cache]
+enabled = {"true" if enabled else "false"}
+block_size = {BLOCK}
+max_age = {max_age}
+stale_if_error = {stale_if_error}
+
+[[cache.tier]]
+name = "ram"
+dir = "{tier}"
+capacity = {64 * 1024 * 1024}
+"""
