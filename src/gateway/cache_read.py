@@ -126,9 +126,11 @@ def info_from_doc(doc: dict[str, Any]) -> ObjectInfo:
     return ObjectInfo(**values)
 
 
-async def _metadata(cache: CacheService, ctx: RequestContext, view: BucketView) -> ObjectInfo:
-    """Fresh metadata, asking the vendor only when the cached copy is older than max_age."""
-    entry: MetaEntry | None = await cache.meta.get(ctx.bucket, ctx.key)
+async def _metadata(
+    cache: CacheService, ctx: RequestContext, view: BucketView, entry: MetaEntry | None
+) -> ObjectInfo:
+    """Fresh metadata from `entry` (the meta cache's answer, looked up once per request),
+    asking the vendor only when it is missing or older than max_age."""
     wall = cache.meta.wall()
     if entry is not None and wall - entry.fetched_at <= cache.settings.max_age:
         if entry.document is None:
@@ -261,7 +263,7 @@ async def cached_head(
     cache = ctx.services.cache
     if cache is None or SSE_C_HEADER in ctx.request.headers:
         return None
-    info = await _metadata(cache, ctx, view)
+    info = await _metadata(cache, ctx, view, await cache.meta.get(ctx.bucket, ctx.key))
     _check(conditions, info)
     return info
 
@@ -284,12 +286,14 @@ async def cached_get(
     cache = ctx.services.cache
     if cache is None or SSE_C_HEADER in ctx.request.headers:
         return None
-    if byte_range is None and await cache.meta.get(ctx.bucket, ctx.key) is None:
+    entry = await cache.meta.get(ctx.bucket, ctx.key)
+    if byte_range is None and entry is None:
         running = cache.first_reads.get(ctx.bucket + "\0" + ctx.key)
         if running is None:
             return await _first_read(cache, ctx, view, conditions)
         await running.ready.wait()  # then read its blocks as they land
-    info = await _metadata(cache, ctx, view)
+        entry = await cache.meta.get(ctx.bucket, ctx.key)  # the first reader cached it
+    info = await _metadata(cache, ctx, view, entry)
     _check(conditions, info)
     span: tuple[int, int, int] | None = None
     if byte_range is not None:
