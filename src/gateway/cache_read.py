@@ -306,9 +306,8 @@ async def cached_get(
     if not info.size:
         return info, span, _empty(), "hit"
     slices = blocks_for_range(info.size, cache.settings.block_size, first, last)
-    target = view.upstream.name
-    vkey = view.vkey(ctx.key)
-    ids = [BlockId.of(target, view.bucket, vkey, info.etag, s.index) for s in slices]
+    names = view.block_names(ctx.key)
+    ids = [BlockId.of(*names, info.etag, s.index) for s in slices]
     present = sum(bid.hex in cache.filling or cache.store.contains(bid) for bid in ids)
     label = "hit" if present == len(ids) else "miss" if present == 0 else "partial"
     body = _body(cache, ctx, view, info, slices, ids)
@@ -404,7 +403,7 @@ async def _tee(
     A big object takes only its first block from this stream: the rest comes as parallel
     block GETs (`fanout` at a time), faster than one stream from a far vendor.
     """
-    size, target, vkey = cache.settings.block_size, view.upstream.name, view.vkey(ctx.key)
+    size, names = cache.settings.block_size, view.block_names(ctx.key)
     limit = 1 if info.size > 2 * size else None
     buffer, index, consumed = bytearray(), 0, 0
     try:
@@ -415,7 +414,7 @@ async def _tee(
             while len(buffer) >= size or (buffer and index * size + len(buffer) == info.size):
                 block = bytes(buffer[:size])
                 del buffer[:size]
-                bid = BlockId.of(target, view.bucket, vkey, info.etag, index)
+                bid = BlockId.of(*names, info.etag, index)
                 if bid.hex not in cache.filling and not cache.store.contains(bid):
                     cache.filling[bid.hex] = block
                     cache.background(_store(cache, bid, block))
@@ -428,7 +427,7 @@ async def _tee(
         await stream.aclose()
     if consumed < info.size:
         slices = blocks_for_range(info.size, size, consumed, info.size - 1)
-        ids = [BlockId.of(target, view.bucket, vkey, info.etag, s.index) for s in slices]
+        ids = [BlockId.of(*names, info.etag, s.index) for s in slices]
         async for chunk in _body(cache, ctx, view, info, slices, ids):
             yield chunk
 
@@ -467,11 +466,11 @@ async def warm_object(
     else:
         info = await view.head_object(key)
         await cache.meta.put(pbucket, key, info_to_doc(info))
-    target, vkey = view.upstream.name, view.vkey(key)
+    names = view.block_names(key)
     missing = [
         (index, bid)
         for index in range(-(-info.size // cache.settings.block_size))
-        if not cache.store.contains(bid := BlockId.of(target, view.bucket, vkey, info.etag, index))
+        if not cache.store.contains(bid := BlockId.of(*names, info.etag, index))
         and bid.hex not in cache.filling
     ]
     # A few blocks of one object at a time, as a cold read would: big objects warm in parallel.

@@ -97,6 +97,12 @@ class BucketView:
 
         return replace(info, key=self._ukey(info.key))
 
+    def block_names(self, key: str) -> tuple[str, str, str]:
+        """(target identity, vendor bucket, vendor key): what the cache names `key`'s blocks
+        by, so one object on two targets (or two tenants' same-named keys) never share a block.
+        Multi-target views answer for the target that owns `key`."""
+        return self.upstream.name, self.bucket, self.vkey(key)
+
     def same_vendor(self, other: BucketView) -> bool:
         return self.upstream is other.upstream
 

@@ -314,8 +314,8 @@ async def _block_ids(
     except (ValueError, KeyError, TypeError) as err:
         log.warning("cache purge: unreadable metadata entry dropped (%s)", err)
         return None
-    target, vkey = view.upstream.name, view.vkey(key)
-    return [BlockId.of(target, view.bucket, vkey, info.etag, i) for i in range(count)]
+    names = view.block_names(key)
+    return [BlockId.of(*names, info.etag, i) for i in range(count)]
 
 
 async def _announce(redis: Redis, ids: Sequence[BlockId]) -> None:
