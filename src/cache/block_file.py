@@ -53,6 +53,7 @@ __all__ = [
     "Opener",
     "block_path",
     "check",
+    "check_fd",
     "crc32c",
     "default_opener",
     "publish",
@@ -304,19 +305,24 @@ def check(
     """Like `verify`, but return the header or raise `CorruptBlock` with the reason."""
     fd = opener(os.fspath(path), os.O_RDONLY)
     try:
-        header = _parse_header(fd, path, expected)
-        buffer = bytearray(min(_VERIFY_CHUNK, header.payload_length))
-        crc = 0
-        position = 0
-        while position < header.payload_length:
-            view = memoryview(buffer)[: min(len(buffer), header.payload_length - position)]
-            got = os.preadv(fd, [view], PAYLOAD_OFFSET + position)
-            if got == 0:
-                raise CorruptBlock(path, "file ended before its declared length")
-            crc = crc32c(view[:got], crc)
-            position += got
+        return check_fd(fd, path, expected=expected)
     finally:
         os.close(fd)
+
+
+def check_fd(fd: int, path: Path, *, expected: BlockId | None = None) -> BlockHeader:
+    """`check` of a block file already open as `fd` (the caller keeps and closes it)."""
+    header = _parse_header(fd, path, expected)
+    buffer = bytearray(min(_VERIFY_CHUNK, header.payload_length))
+    crc = 0
+    position = 0
+    while position < header.payload_length:
+        view = memoryview(buffer)[: min(len(buffer), header.payload_length - position)]
+        got = os.preadv(fd, [view], PAYLOAD_OFFSET + position)
+        if got == 0:
+            raise CorruptBlock(path, "file ended before its declared length")
+        crc = crc32c(view[:got], crc)
+        position += got
     if crc != header.crc32c:
         raise CorruptBlock(path, "payload CRC32C mismatch")
     return header

@@ -35,9 +35,9 @@ from typing import TypeVar
 from cache.block_file import PAYLOAD_OFFSET, BytesLike, Opener, block_path, default_opener
 from cache.blocks import BlockId
 from cache.health import Clock
-from cache.tier import Detached, Move, Tier, TierOptions, TierStats, VerifyReads
+from cache.tier import Deferred, Detached, Move, Tier, TierOptions, TierStats, VerifyReads
 
-__all__ = ["BlockLocation", "StoreSettings", "TierSettings", "TieredStore"]
+__all__ = ["BlockLocation", "OpenBlock", "StoreSettings", "TierSettings", "TieredStore"]
 
 _T = TypeVar("_T")
 
@@ -56,7 +56,7 @@ class StoreSettings:
     tiers: tuple[TierSettings, ...]
     admission_tier: int = 0
     promote_after: int = 2  # hits in a lower tier before a block moves up one tier
-    verify_reads: VerifyReads = VerifyReads.ALWAYS
+    verify_reads: VerifyReads = VerifyReads.ONCE
 
     def __post_init__(self) -> None:
         if not self.tiers:
@@ -65,6 +65,24 @@ class StoreSettings:
             raise ValueError(f"admission_tier {self.admission_tier} is not a tier index")
         if self.promote_after < 1:
             raise ValueError(f"promote_after must be >= 1, got {self.promote_after}")
+
+
+@dataclass(slots=True)
+class OpenBlock:
+    """A verified block, open for serving: payload bytes are `[payload_offset, + size)` of `fd`.
+    The holder must `close()` it (idempotent)."""
+
+    fd: int
+    size: int  # payload bytes
+    tier: int
+    #: the tier is memory-backed: a pread of it may run on the event loop
+    inline: bool
+    payload_offset: int = PAYLOAD_OFFSET
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +163,23 @@ class TieredStore:
         """A verified block's location, or None (a miss). May promote the block first."""
         return await self._in_thread(functools.partial(self._get, block_id))
 
+    async def open_block(self, block_id: BlockId) -> OpenBlock | None:
+        """Open a verified block for serving (sendfile / pread), or None (a miss).
+
+        A block in a memory-backed tier that needs no check is opened right here on the event
+        loop (microseconds); anything else (a first CRC pass, a promotion, a device) runs in a
+        worker thread.
+        """
+        for tier in self._tiers:
+            if block_id in tier:
+                if tier.memory_backed:
+                    opened = self._open(block_id, check_allowed=False)
+                    if opened is not Deferred.CHECK:
+                        return opened
+                break
+        result = await self._in_thread(functools.partial(self._open, block_id, check_allowed=True))
+        return None if result is Deferred.CHECK else result
+
     async def read(
         self, block_id: BlockId, offset: int = 0, length: int | None = None
     ) -> bytes | None:
@@ -189,6 +224,28 @@ class TieredStore:
                 path = hit.path
             self._count(hit=True)
             return BlockLocation(index, path, PAYLOAD_OFFSET, hit.payload_length)
+        self._count(hit=False)
+        return None
+
+    def _open(self, block_id: BlockId, *, check_allowed: bool) -> OpenBlock | Deferred | None:
+        for index, tier in enumerate(self._tiers):
+            opened = tier.open_block(
+                block_id, verify=self._verify_reads, check_allowed=check_allowed
+            )
+            if opened is None:
+                continue
+            if opened is Deferred.CHECK:
+                return opened
+            if index > 0 and opened.hits >= self._promote_after:
+                if not check_allowed:
+                    os.close(opened.fd)
+                    return Deferred.CHECK
+                if self._promote(index, block_id):
+                    os.close(opened.fd)
+                    # Served from its new place; the copy there is checked like any other.
+                    return self._open(block_id, check_allowed=True)
+            self._count(hit=True)
+            return OpenBlock(opened.fd, opened.payload_length, index, tier.memory_backed)
         self._count(hit=False)
         return None
 

@@ -49,6 +49,7 @@ from cache.block_file import (
     Opener,
     block_path,
     check,
+    check_fd,
     default_opener,
     publish,
     read_verified,
@@ -56,16 +57,19 @@ from cache.block_file import (
     write_temp,
 )
 from cache.blocks import BlockId
+from cache.fs_kind import is_memory_backed
 from cache.health import Clock, IoHealth
 from cache.sieve import SievePolicy
 from cache.tier_scan import scan_tier
 
 __all__ = [
     "Admission",
+    "Deferred",
     "Detached",
     "Move",
     "Tier",
     "TierHit",
+    "TierOpen",
     "TierOptions",
     "TierStats",
     "VerifyReads",
@@ -151,13 +155,36 @@ _REFUSED = Admission(stored=False)
 _STORED = Admission(stored=True)
 
 
+@dataclass(frozen=True, slots=True)
+class TierOpen:
+    """A block file opened for serving: the caller owns `fd` and must close it. Open, it stays
+    readable even if the block is evicted meanwhile (the inode outlives the name)."""
+
+    fd: int
+    payload_length: int
+    hits: int
+
+
+class Deferred(enum.Enum):
+    """`open_block(check_allowed=False)` needs work (a CRC pass, a promotion) that must not run
+    on the caller's thread: ask again from a worker thread."""
+
+    CHECK = "check"
+
+
+#: (inode, mtime ns, size) of a block file when its CRC last passed: any write to the file
+#: changes it, so a block tampered with after its check is checked again (CAC-09)
+Stamp = tuple[int, int, int]
+
+
 class _Entry:
-    __slots__ = ("file_size", "hits", "verified")
+    __slots__ = ("file_size", "hits", "stamp", "verified")
 
     def __init__(self, file_size: int) -> None:
         self.file_size = file_size
         self.hits = 0
         self.verified = False
+        self.stamp: Stamp | None = None
 
 
 class _NoRoom(Exception):
@@ -188,6 +215,8 @@ class Tier:
             max_errors=options.max_io_errors, cooldown=options.cooldown, clock=clock
         )
         self._used = 0
+        #: on tmpfs / ramfs: reading it cannot stall on a device (see `cache.fs_kind`)
+        self.memory_backed = False
         self._hits = self._misses = self._evictions = 0
         self._promotions = self._demotions = 0
         self._checksum_failures = self._refused = self._discarded_at_open = 0
@@ -209,6 +238,7 @@ class Tier:
         options = options or TierOptions()
         tier = cls(Path(directory), capacity, options, clock=clock, opener=opener)
         scan = scan_tier(tier._root, verify=options.verify_on_open, opener=opener)
+        tier.memory_backed = is_memory_backed(tier._root)
         tier._discarded_at_open = scan.discarded
         for _ in range(scan.io_errors):
             tier._health.failure()
@@ -259,6 +289,59 @@ class Tier:
                 return None
         with self._lock:
             return self._record_hit(block_id, path, payload_length, verified=checked)
+
+    def open_block(
+        self,
+        block_id: BlockId,
+        *,
+        verify: VerifyReads = VerifyReads.ONCE,
+        check_allowed: bool = True,
+    ) -> TierOpen | Deferred | None:
+        """Open a block for serving (sendfile or pread); None is a miss. Counts a hit.
+
+        `ONCE` checks the CRC the first time and again whenever the file's stamp (inode, mtime,
+        size) changed since; `ALWAYS` on every open. With `check_allowed=False` (the event loop
+        asking) a needed check is not run: `Deferred.CHECK` says to retry in a thread.
+        """
+        with self._lock:
+            if not self._health.available():
+                return None
+            entry = self._index.get(block_id)
+            if entry is None:
+                self._misses += 1
+                return None
+            trusted = entry.stamp if verify is VerifyReads.ONCE else None
+            payload_length = entry.file_size - HEADER_SIZE
+        path = block_path(self._root, block_id)
+        fd = self._guarded(block_id, lambda: self._opener(os.fspath(path), os.O_RDONLY))
+        if fd is None:
+            return None
+        try:
+            status = self._guarded(block_id, lambda: os.fstat(fd))
+            if status is None:
+                os.close(fd)
+                return None
+            stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
+            checked = stamp != trusted
+            if checked:
+                if not check_allowed:
+                    os.close(fd)
+                    return Deferred.CHECK
+                if self._guarded(block_id, lambda: check_fd(fd, path, expected=block_id)) is None:
+                    os.close(fd)
+                    return None
+            with self._lock:
+                hit = self._record_hit(block_id, path, payload_length, verified=checked)
+                entry = self._index.get(block_id)
+                if hit is not None and checked and entry is not None:
+                    entry.stamp = stamp
+        except BaseException:
+            os.close(fd)
+            raise
+        if hit is None:
+            os.close(fd)
+            return None
+        return TierOpen(fd, payload_length, hit.hits)
 
     def read(self, block_id: BlockId, offset: int = 0, length: int | None = None) -> bytes | None:
         """Payload bytes of a block after a full CRC check (for paths that cannot sendfile)."""

@@ -25,6 +25,7 @@ from cache.single_flight import SingleFlight
 from cache.store import TieredStore
 from gateway.context import RequestContext
 from gateway.errors import S3Error
+from gateway.file_send import FileSlice
 from router.errors import NotModified, UpstreamError, VendorUnavailable
 from router.models import ByteRange, Conditions, ObjectInfo, ObjectStream
 from router.pbucket import BucketView
@@ -205,13 +206,13 @@ async def _block(
     info: ObjectInfo,
     piece: Slice,
     bid: BlockId,
-) -> bytes:
+) -> bytes | FileSlice:
     filling = cache.filling.get(bid.hex)
     if filling is not None:
         return filling[piece.offset : piece.offset + piece.length]
-    data = await cache.store.read(bid, piece.offset, piece.length)
-    if data is not None:
-        return data
+    opened = await cache.store.open_block(bid)
+    if opened is not None:
+        return FileSlice(opened, piece.offset, piece.length)
     running = cache.first_reads.get(pbucket + "\0" + key)
     while running is not None and not running.done and running.etag == info.etag:
         # The bytes are already on their way from the vendor for another reader: wait for them.
@@ -233,9 +234,9 @@ async def _body(
     info: ObjectInfo,
     slices: list[Slice],
     ids: list[BlockId],
-) -> AsyncGenerator[bytes, None]:
+) -> AsyncGenerator[bytes | FileSlice, None]:
     """Blocks in order, with up to `fanout` of the following ones already being read."""
-    pending: dict[int, asyncio.Task[bytes]] = {}
+    pending: dict[int, asyncio.Task[bytes | FileSlice]] = {}
     try:
         for position in range(len(slices)):
             for ahead in range(position, min(position + 1 + cache.settings.fanout, len(slices))):
@@ -253,7 +254,22 @@ async def _body(
             yield data
     finally:
         for task in pending.values():
-            task.cancel()
+            if task.done() and not task.cancelled() and task.exception() is None:
+                _close(task.result())  # opened ahead, never sent
+            else:
+                task.cancel()
+                # A cancelled open may still have finished in its thread: close what it opened.
+                task.add_done_callback(_close_result)
+
+
+def _close(chunk: bytes | FileSlice) -> None:
+    if isinstance(chunk, FileSlice):
+        chunk.close()
+
+
+def _close_result(task: asyncio.Task[bytes | FileSlice]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        _close(task.result())
 
 
 async def cached_head(
@@ -281,7 +297,7 @@ async def cached_get(
     view: BucketView,
     byte_range: ByteRange | None,
     conditions: Conditions,
-) -> tuple[ObjectInfo, tuple[int, int, int] | None, AsyncIterator[bytes], str] | None:
+) -> tuple[ObjectInfo, tuple[int, int, int] | None, AsyncIterator[bytes | FileSlice], str] | None:
     """(info, content range, body, cache label) for a GET the cache can serve, else None."""
     cache = ctx.services.cache
     if cache is None or SSE_C_HEADER in ctx.request.headers:
@@ -318,12 +334,12 @@ async def cached_get(
     except BaseException:
         await body.aclose()
         raise
-    return info, span, _chain(first_chunk, body), label
+    return info, span, _Chain(first_chunk, body), label
 
 
 async def _first_read(
     cache: CacheService, ctx: RequestContext, view: BucketView, conditions: Conditions
-) -> tuple[ObjectInfo, None, AsyncIterator[bytes], str]:
+) -> tuple[ObjectInfo, None, AsyncIterator[bytes | FileSlice], str]:
     """A whole-object GET of an object this node knows nothing about: one vendor GET (not a
     HEAD and then block GETs: a far vendor charges a round trip for each), its metadata cached
     and its bytes cut into blocks and stored as they stream to the client."""
@@ -355,7 +371,7 @@ class _TeeBody:
 
     def __init__(
         self,
-        gen: AsyncGenerator[bytes, None],
+        gen: AsyncGenerator[bytes | FileSlice, None],
         stream: ObjectStream,
         cache: CacheService,
         name: str,
@@ -372,7 +388,7 @@ class _TeeBody:
     def __aiter__(self) -> _TeeBody:
         return self
 
-    async def __anext__(self) -> bytes:
+    async def __anext__(self) -> bytes | FileSlice:
         return await self._gen.__anext__()
 
     async def aclose(self) -> None:
@@ -397,7 +413,7 @@ async def _tee(
     stream: ObjectStream,
     name: str,
     state: FirstRead,
-) -> AsyncGenerator[bytes, None]:
+) -> AsyncGenerator[bytes | FileSlice, None]:
     """Yield the vendor's bytes as they come; every completed block goes to the tiers.
 
     A big object takes only its first block from this stream: the rest comes as parallel
@@ -428,19 +444,32 @@ async def _tee(
     if consumed < info.size:
         slices = blocks_for_range(info.size, size, consumed, info.size - 1)
         ids = [BlockId.of(*names, info.etag, s.index) for s in slices]
-        async for chunk in _body(cache, ctx, view, info, slices, ids):
-            yield chunk
+        async for piece in _body(cache, ctx, view, info, slices, ids):
+            yield piece
 
 
-async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    try:
-        yield first
-        async for chunk in rest:
-            yield chunk
-    finally:
-        aclose = getattr(rest, "aclose", None)
-        if aclose is not None:
-            await aclose()
+class _Chain:
+    """`first`, then the rest of `rest`; closing it closes both (and `first`, an open block
+    slice perhaps, even when iteration never began)."""
+
+    def __init__(self, first: bytes | FileSlice, rest: AsyncGenerator[bytes | FileSlice, None]):
+        self._first: bytes | FileSlice | None = first
+        self._rest = rest
+
+    def __aiter__(self) -> _Chain:
+        return self
+
+    async def __anext__(self) -> bytes | FileSlice:
+        first, self._first = self._first, None
+        if first is not None:
+            return first
+        return await self._rest.__anext__()
+
+    async def aclose(self) -> None:
+        first, self._first = self._first, None
+        if first is not None:
+            _close(first)
+        await self._rest.aclose()
 
 
 async def _empty() -> AsyncIterator[bytes]:

@@ -12,6 +12,7 @@ import logging
 from aiohttp import web
 
 from gateway.errors import S3Error
+from gateway.file_send import FileSlice, send_slice
 from gateway.results import Empty, Result, Stream, Xml
 from gateway.s3xml import Doc
 
@@ -76,6 +77,9 @@ async def _stream(
     try:
         await resp.prepare(request)
         async for chunk in result.body:
+            if isinstance(chunk, FileSlice):
+                sent += await send_slice(request, resp, chunk)
+                continue
             # Awaiting write is the backpressure: aiohttp drains the transport above its limit.
             await resp.write(chunk)
             sent += len(chunk)

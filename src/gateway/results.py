@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from gateway.file_send import FileSlice
+
 __all__ = ["Empty", "Result", "Stream", "Xml"]
 
 
@@ -23,9 +25,11 @@ class Empty:
 
 @dataclass(slots=True)
 class Stream:
-    """An object body: `length` bytes from `body`; `close` releases the vendor connection."""
+    """An object body: `length` bytes from `body`; `close` releases the vendor connection.
+    Cached bodies may yield open block slices (`FileSlice`) that the renderer sends with
+    sendfile; it closes each one it receives, and `close` closes any it never received."""
 
-    body: AsyncIterator[bytes]
+    body: AsyncIterator[bytes] | AsyncIterator[bytes | FileSlice]
     length: int
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)

@@ -150,6 +150,33 @@ def test_cache__corrupt_block_is_refetched_never_served(
     assert _get(cs3, cbucket, "c")[0] == data and far.requests == 0
 
 
+def test_cache__a_block_changed_after_its_check_is_checked_again(
+    cs3: Any, cbucket: str, far: FaultProxy, cached_gw: GatewayProcess
+) -> None:
+    """CAC-09 with verify-once: a hit trusts a checked block only while its file is unchanged
+    (inode, mtime, size); a flipped byte after a verified hit is caught on the next read."""
+    data = os.urandom(BLOCK)
+    cs3.put_object(Bucket=cbucket, Key="v", Body=data)
+    tier = cached_gw.workdir / "tier"
+    before = {p for p in tier.rglob("*") if p.is_file()}
+    assert _get(cs3, cbucket, "v")[0] == data
+
+    def new_block() -> list[Path]:
+        found = {p for p in tier.rglob("*") if p.is_file()} - before
+        return [p for p in found if p.relative_to(tier).parts[0] != "tmp"]
+
+    until(lambda: len(new_block()) == 1)
+    far.reset_counters()
+    body, headers = _get(cs3, cbucket, "v")  # checked now, and trusted from here on
+    assert body == data and headers["x-pcache-cache"] == "hit" and far.requests == 0
+    victim = new_block()[0]
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    victim.write_bytes(bytes(raw))
+    assert _get(cs3, cbucket, "v")[0] == data
+    assert far.requests == 1  # the block came back from the vendor
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -26,6 +26,7 @@ def far_config(
     max_age: int = 600,
     stale_if_error: int = 0,
     enabled: bool = True,
+    block_size: int = BLOCK,
 ) -> str:
     return f"""
 [node]
@@ -44,7 +45,7 @@ connect_timeout = 2
 
 [cache]
 enabled = {"true" if enabled else "false"}
-block_size = {BLOCK}
+block_size = {block_size}
 max_age = {max_age}
 stale_if_error = {stale_if_error}
 

@@ -8,6 +8,7 @@ from gateway.body import read_body, upload_through
 from gateway.cache_read import cached_get, cached_head, forget
 from gateway.context import RequestContext
 from gateway.errors import S3Error
+from gateway.file_send import FileSlice
 from gateway.headers import (
     RESPONSE_OVERRIDES,
     X_AMZ_CHECKSUM_MODE,
@@ -99,7 +100,7 @@ def _cached_result(
     overrides: dict[str, str],
     info: ObjectInfo,
     span: tuple[int, int, int] | None,
-    body: AsyncIterator[bytes],
+    body: AsyncIterator[bytes | FileSlice],
     label: str,
 ) -> Result:
     checksum_mode = ctx.request.headers.get(X_AMZ_CHECKSUM_MODE, "").upper() == "ENABLED"
