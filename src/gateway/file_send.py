@@ -24,7 +24,7 @@ from aiohttp import web
 
 from cache.store import OpenBlock
 
-__all__ = ["SENDFILE_MIN", "FileSlice", "send_slice"]
+__all__ = ["SENDFILE_MIN", "FileSlice", "read_slice", "send_slice"]
 
 #: slices below this are read and written as bytes (see the module docstring)
 SENDFILE_MIN = 256 * 1024
@@ -74,6 +74,17 @@ async def _pread(piece: FileSlice, offset: int, length: int) -> bytes:
     return await loop.run_in_executor(
         None, os.pread, piece.block.fd, length, piece.file_offset + offset
     )
+
+
+async def read_slice(piece: FileSlice) -> bytes:
+    """All of a (small) slice's bytes; closes it."""
+    try:
+        data = await _pread(piece, 0, piece.length)
+    finally:
+        piece.close()
+    if len(data) != piece.length:
+        raise ConnectionError("cached block ended early")
+    return data
 
 
 async def _copy(resp: web.StreamResponse, piece: FileSlice) -> int:

@@ -12,7 +12,7 @@ import logging
 from aiohttp import web
 
 from gateway.errors import S3Error
-from gateway.file_send import FileSlice, send_slice
+from gateway.file_send import FileSlice, read_slice, send_slice
 from gateway.results import Empty, Result, Stream, Xml
 from gateway.s3xml import Doc
 
@@ -21,6 +21,8 @@ __all__ = ["error_response", "render"]
 log = logging.getLogger("pcache.render")
 
 XML_TYPE = "application/xml"
+#: bodies up to this size are read whole and sent with the head (see `_stream`)
+COALESCE_MAX = 64 * 1024
 
 
 def _base_headers(request_id: str) -> dict[str, str]:
@@ -67,10 +69,29 @@ async def render(
     return await _stream(request, result, headers)
 
 
+async def _collect(request: web.Request, result: Stream) -> bytes:
+    """The whole (small) body in memory: file slices read, vendor chunks joined."""
+    parts: list[bytes] = []
+    try:
+        async for chunk in result.body:
+            parts.append(await read_slice(chunk) if isinstance(chunk, FileSlice) else chunk)
+    finally:
+        if result.close is not None:
+            await result.close()
+    return b"".join(parts)
+
+
 async def _stream(
     request: web.Request, result: Stream, headers: dict[str, str]
 ) -> tuple[web.StreamResponse, int]:
     headers.update(result.headers)
+    if result.length <= COALESCE_MAX:
+        # A small body goes out with its head in one write (one syscall, one packet), and a
+        # failure while reading it is still a proper S3 error: nothing has been sent yet.
+        body = await _collect(request, result)
+        if len(body) != result.length:
+            raise S3Error("InternalError", "The object body ended early.")
+        return web.Response(status=result.status, body=body, headers=headers), len(body)
     resp = web.StreamResponse(status=result.status, headers=headers)
     resp.content_length = result.length
     sent = 0
@@ -86,8 +107,13 @@ async def _stream(
         if sent != result.length:
             raise ConnectionError(f"body ended after {sent} of {result.length} bytes")
         await resp.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
+    except asyncio.CancelledError:
         raise
+    except (ConnectionResetError, BrokenPipeError):
+        # The client left mid-body: nothing to tell it, and nothing wrong on our side.
+        log.info("client went away after %d of %d bytes", sent, result.length)
+        if request.transport is not None:
+            request.transport.abort()
     except Exception as exc:
         # The head is gone: the only honest signal left is to cut the connection.
         log.warning("stream aborted after %d bytes: %s", sent, exc.__class__.__name__)
