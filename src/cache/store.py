@@ -56,7 +56,8 @@ class StoreSettings:
     tiers: tuple[TierSettings, ...]
     admission_tier: int = 0
     promote_after: int = 2  # hits in a lower tier before a block moves up one tier
-    verify_reads: VerifyReads = VerifyReads.ONCE
+    #: CRC pass on every hit of a disk tier, on the first hit only in a memory tier (CAC-09)
+    verify_reads: VerifyReads = VerifyReads.ONCE_IN_MEMORY
 
     def __post_init__(self) -> None:
         if not self.tiers:

@@ -8,8 +8,10 @@ thread: an indexed block always has its file.
 Capacity counts whole files (64-byte header + payload) and is never exceeded: admission first
 evicts until the new block fits. Evicted blocks are *detached* (renamed into `tmp/`) and handed to
 the caller, who moves them one tier down or drops them; a crash before that just deletes them at
-the next open. A free-space watermark (`min_free_bytes`, `min_free_ratio` of the file system)
-makes admission evict more, or refuse when even an empty tier would not keep it (FLT-11).
+the next open. A free-space watermark (`min_free_bytes`, `min_free_ratio` of the file system;
+5 % is kept free by default) makes admission evict more, or refuse when even an empty tier would
+not keep it (FLT-11). A write that still meets ENOSPC (watermark off, or concurrent writers) is
+refused and evicts a block's worth, so the tier does not stay full and refuse everything after.
 
 No failure here reaches a client: a block that cannot be stored is refused (`stored=False`), a
 corrupt one is a miss that evicts it (CAC-09), an I/O error is a miss that counts against the
@@ -63,6 +65,7 @@ from cache.sieve import SievePolicy
 from cache.tier_scan import scan_tier
 
 __all__ = [
+    "DEFAULT_MIN_FREE_RATIO",
     "Admission",
     "Deferred",
     "Detached",
@@ -79,6 +82,8 @@ _log = logging.getLogger("pcache.cache")
 _T = TypeVar("_T")
 # A full file system says nothing about the device's health: count it, never trip the breaker.
 _NOT_THE_DEVICE = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: share of a tier's file system kept free unless `TierOptions.min_free_ratio` says otherwise
+DEFAULT_MIN_FREE_RATIO = 0.05
 
 
 class VerifyReads(enum.Enum):
@@ -86,6 +91,10 @@ class VerifyReads(enum.Enum):
 
     ALWAYS = "always"  # every hit: one pass over the block, catches any later bit flip (CAC-09)
     ONCE = "once"  # the first hit per process; later hits trust the file (cheaper sendfile)
+    #: ONCE on memory-backed tiers (tmpfs, ramfs), ALWAYS on tiers on a device. Media
+    #: corruption on a disk leaves a file's (inode, mtime, size) stamp as it was, so only a CRC
+    #: pass can see it; a memory tier's pages do not rot between two reads (ECC's job).
+    ONCE_IN_MEMORY = "once_in_memory"
 
 
 class Move(enum.Enum):
@@ -101,7 +110,10 @@ class TierOptions:
     """Per-tier settings besides directory and capacity (filled from config by the gateway)."""
 
     min_free_bytes: int = 0
-    min_free_ratio: float = 0.0
+    #: Keep this share of the file system free (JuiceFS keeps 10 %). On by default: a tier
+    #: whose capacity exceeds its file system (or shares one with other data) must stop short of
+    #: filling it, not run into ENOSPC and then refuse every block (FLT-11). 0 turns it off.
+    min_free_ratio: float = DEFAULT_MIN_FREE_RATIO
     verify_on_open: bool = True
     durability: Durability = Durability.NONE
     max_io_errors: int = 3  # consecutive I/O errors that take the tier out of service
@@ -267,6 +279,12 @@ class Tier:
         with self._lock:
             return self._health.available()
 
+    def _trusts_checked_files(self, verify: VerifyReads) -> bool:
+        """Whether a block whose CRC passed before is served again without a new pass."""
+        if verify is VerifyReads.ONCE_IN_MEMORY:
+            return self.memory_backed
+        return verify is VerifyReads.ONCE
+
     # Reads ------------------------------------------------------------------------------------
 
     def get(self, block_id: BlockId, *, verify: VerifyReads = VerifyReads.ALWAYS) -> TierHit | None:
@@ -278,7 +296,7 @@ class Tier:
             if entry is None:
                 self._misses += 1
                 return None
-            checked = verify is VerifyReads.ALWAYS or not entry.verified
+            checked = not self._trusts_checked_files(verify) or not entry.verified
             payload_length = entry.file_size - HEADER_SIZE
         path = block_path(self._root, block_id)
         if checked:
@@ -300,7 +318,8 @@ class Tier:
         """Open a block for serving (sendfile or pread); None is a miss. Counts a hit.
 
         `ONCE` checks the CRC the first time and again whenever the file's stamp (inode, mtime,
-        size) changed since; `ALWAYS` on every open. With `check_allowed=False` (the event loop
+        size) changed since; `ALWAYS` on every open; `ONCE_IN_MEMORY` is `ONCE` on a
+        memory-backed tier and `ALWAYS` on any other. With `check_allowed=False` (the event loop
         asking) a needed check is not run: `Deferred.CHECK` says to retry in a thread.
         """
         with self._lock:
@@ -310,7 +329,7 @@ class Tier:
             if entry is None:
                 self._misses += 1
                 return None
-            trusted = entry.stamp if verify is VerifyReads.ONCE else None
+            trusted = entry.stamp if self._trusts_checked_files(verify) else None
             payload_length = entry.file_size - HEADER_SIZE
         path = block_path(self._root, block_id)
         fd = self._guarded(block_id, lambda: self._opener(os.fspath(path), os.O_RDONLY))
@@ -419,7 +438,11 @@ class Tier:
             with self._lock:
                 self._io_error_locked(error)
                 self._refused += 1
-            return _REFUSED
+                # The file system is full although the watermark let the write start (it is
+                # off, or other writers got there first): give back room for the next block,
+                # or every later admission would fail the same way.
+                freed = self._evict_locked(file_size) if error.errno in _NOT_THE_DEVICE else ()
+            return Admission(stored=False, evicted=freed) if freed else _REFUSED
         return self._install(block_id, tmp, file_size, Move.ADMIT)
 
     def adopt(
@@ -538,9 +561,14 @@ class Tier:
         need = max(self._used + file_size - self._capacity, self._disk_shortfall(0), 0)
         if need > self._used:
             raise _NoRoom
+        return self._evict_locked(need)
+
+    def _evict_locked(self, need: int) -> tuple[Detached, ...]:
+        """Evict in SIEVE order until `need` bytes of blocks are out of the index (or none
+        is left); the evicted files wait in `tmp/` for the caller (`Detached`)."""
         evicted: list[Detached] = []
         freed = 0
-        while freed < need:
+        while freed < need and self._index:
             victim = self._policy.evict()
             size = self._index.pop(victim).file_size
             self._used -= size
