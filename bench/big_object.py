@@ -76,6 +76,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="pcache-big-"))
     with SeaweedServer("AKBIG", "SKBIG") as sw, RedisServer() as redis:
         config = (
+            '[node]\nvendor_allowlist = ["127.0.0.0/8"]\n'
             f'[redis]\nurl = "{redis.url}"\n[vendors.sw]\ntype = "s3"\n'
             f'endpoint = "{sw.endpoint}"\naccess_key = "AKBIG"\nsecret_key = "SKBIG"\n'
             'read_timeout = 120\n[buckets]\ndefault_vendor = "sw"\n'

@@ -142,6 +142,7 @@ def gateway_config(proxy: FaultProxy, seaweed: SeaweedServer, redis_url: str, ti
     return f"""
 [node]
 region = "us-east-1"
+vendor_allowlist = ["127.0.0.0/8"]
 
 [redis]
 url = "{redis_url}"

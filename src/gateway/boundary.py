@@ -7,10 +7,12 @@ InternalError / ServiceUnavailable without a word about the vendor's endpoint, b
 from __future__ import annotations
 
 import asyncio
+import math
 
 from auth.errors import AuthError
 from gateway.errors import ERRORS, S3Error
 from router.errors import (
+    CircuitOpen,
     NoSuchPBucket,
     NotModified,
     UnsupportedOperation,
@@ -45,6 +47,9 @@ def to_s3_error(exc: BaseException) -> S3Error | None:
         return _upstream(exc)
     if isinstance(exc, NoSuchPBucket):
         return S3Error("NoSuchBucket", fields={"BucketName": exc.name})
+    if isinstance(exc, CircuitOpen):  # the vendor's breaker says when it will try again
+        retry_after = str(max(1, math.ceil(exc.retry_after)))
+        return S3Error("ServiceUnavailable", headers={"Retry-After": retry_after})
     if isinstance(exc, VendorUnavailable):
         return S3Error("ServiceUnavailable")
     if isinstance(exc, UnsupportedOperation):

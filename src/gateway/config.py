@@ -7,43 +7,17 @@ dataclasses. `config.example.toml` documents every key with its default.
 from __future__ import annotations
 
 import ipaddress
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.config_errors import ConfigError
+from gateway.config_pbuckets import PBucketConfig, parse_pbuckets
+from gateway.config_vendors import VendorConfig, parse_vendor, parse_vendor_allowlist
+from router.endpoint_guard import Allowlist
+
 __all__ = ["Config", "ConfigError", "PBucketConfig", "VendorConfig", "load_config"]
-
-
-class ConfigError(Exception):
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"config error at {key}: {problem}")
-        self.key = key
-        self.problem = problem
-
-
-@dataclass(frozen=True, slots=True)
-class VendorConfig:
-    name: str
-    type: str  # "local" | "s3"
-    root: Path | None = None
-    endpoint: str | None = None
-    region: str = "us-east-1"
-    access_key: str = ""
-    secret_key: str = ""
-    addressing_style: str = "path"
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
-    verify_tls: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class PBucketConfig:
-    name: str
-    vendor: str
-    bucket: str
-    prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +62,8 @@ class Config:
     account_id: str = "000000000000"
     iam_max_stale: float = 60.0
     trusted_proxies: tuple[str, ...] = ()
+    #: private networks / HOST:PORT pairs vendor endpoints may be at (SSRF guard)
+    vendor_allowlist: Allowlist = field(default_factory=Allowlist)
     cache: CacheConfig = field(default_factory=CacheConfig)
 
 
@@ -103,20 +79,7 @@ _NODE = {
     "master_key_file",
     "log_level",
     "shutdown_timeout",
-}
-_VENDOR = {
-    "type",
-    "root",
-    "endpoint",
-    "region",
-    "access_key",
-    "secret_key",
-    "access_key_env",
-    "secret_key_env",
-    "addressing_style",
-    "connect_timeout",
-    "read_timeout",
-    "verify_tls",
+    "vendor_allowlist",
 }
 
 
@@ -164,77 +127,6 @@ def _listen(value: str | None, path: str) -> str | None:
     return value
 
 
-def _vendor(name: str, doc: dict[str, Any], data_dir: Path) -> VendorConfig:
-    path = f"vendors.{name}"
-    _unknown(doc, _VENDOR, path)
-    kind = _str(doc, "type", path, "s3")
-    if kind == "local":
-        root = _str(doc, "root", path)
-        return VendorConfig(name, "local", root=Path(root) if root else data_dir / "vendor")
-    if kind != "s3":
-        raise ConfigError(f"{path}.type", f"must be 'local' or 's3', got {kind!r}")
-    endpoint = _str(doc, "endpoint", path)
-    if not endpoint or not endpoint.startswith(("http://", "https://")):
-        raise ConfigError(f"{path}.endpoint", "must be an http:// or https:// URL")
-    style = _str(doc, "addressing_style", path, "path")
-    if style not in ("path", "virtual"):
-        raise ConfigError(f"{path}.addressing_style", "must be 'path' or 'virtual'")
-    return VendorConfig(
-        name,
-        "s3",
-        endpoint=endpoint,
-        region=_str(doc, "region", path, "us-east-1") or "us-east-1",
-        access_key=_secret(doc, "access_key", path),
-        secret_key=_secret(doc, "secret_key", path),
-        addressing_style=style or "path",
-        connect_timeout=_num(doc, "connect_timeout", path, 5.0),
-        read_timeout=_num(doc, "read_timeout", path, 60.0),
-        verify_tls=bool(doc.get("verify_tls", True)),
-    )
-
-
-def _secret(doc: dict[str, Any], key: str, path: str) -> str:
-    """A credential given inline, or (better) by the name of an environment variable."""
-    env_name = _str(doc, key + "_env", path)
-    if env_name:
-        value = os.environ.get(env_name)
-        if value is None:
-            raise ConfigError(f"{path}.{key}_env", f"environment variable {env_name} is not set")
-        return value
-    value = _str(doc, key, path)
-    if not value:
-        raise ConfigError(
-            f"{path}.{key}",
-            f"is required (or set it through an environment variable named by {key}_env)",
-        )
-    return value
-
-
-def _pbuckets(items: Any, vendors: dict[str, VendorConfig]) -> tuple[PBucketConfig, ...]:
-    if not isinstance(items, list):
-        raise ConfigError("pbuckets", "must be an array of tables ([[pbuckets]])")
-    out = []
-    for i, item in enumerate(items):
-        path = f"pbuckets[{i}]"
-        if not isinstance(item, dict):
-            raise ConfigError(path, "must be a table")
-        _unknown(item, {"name", "vendor", "bucket", "prefix"}, path)
-        name, vendor = _str(item, "name", path), _str(item, "vendor", path)
-        if not name:
-            raise ConfigError(f"{path}.name", "is required")
-        if not vendor or vendor not in vendors:
-            raise ConfigError(f"{path}.vendor", f"must name a vendor in [vendors], got {vendor!r}")
-        out.append(
-            PBucketConfig(
-                name,
-                vendor,
-                _str(item, "bucket", path, name) or name,
-                _str(item, "prefix", path, "") or "",
-            )
-        )
-    return tuple(out)
-
-
 def load_config(
     path: Path | None, *, listen: str | None = None, data_dir: Path | None = None
 ) -> Config:
@@ -252,7 +144,11 @@ def load_config(
     _unknown(node, _NODE, "node")
     ddir = data_dir or Path(_str(node, "data_dir", "node", "pcache-data") or "pcache-data")
     vendors_doc = _table(doc, "vendors", "vendors")
-    vendors = {n: _vendor(n, _table(vendors_doc, n, f"vendors.{n}"), ddir) for n in vendors_doc}
+    allowlist = parse_vendor_allowlist(node)
+    vendors = {
+        n: parse_vendor(n, _table(vendors_doc, n, f"vendors.{n}"), ddir, allowlist)
+        for n in vendors_doc
+    }
     if not vendors:
         vendors = {"local": VendorConfig("local", "local", root=ddir / "vendor")}
     buckets = _table(doc, "buckets", "buckets")
@@ -285,8 +181,9 @@ def load_config(
         vendors=vendors,
         default_vendor=default_vendor,
         bucket_template=template,
-        pbuckets=_pbuckets(doc.get("pbuckets", []), vendors),
+        pbuckets=parse_pbuckets(doc.get("pbuckets", []), vendors),
         shutdown_timeout=_num(node, "shutdown_timeout", "node", 30.0),
+        vendor_allowlist=allowlist,
         **_iam(_table(doc, "iam", "iam")),
         cache=_cache(_table(doc, "cache", "cache"), ddir),
     )

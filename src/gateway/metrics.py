@@ -11,7 +11,9 @@ global one, so tests read exactly what a scrape shows):
 - read at scrape time by `NodeCollector` from the node's services: per cache tier
   `pcache_cache_tier_*{tier}` (capacity, used, blocks, hits, misses, evictions, promotions,
   demotions, checksum failures, I/O errors, in service), `pcache_singleflight_runs_total` /
-  `pcache_singleflight_joins_total`, and the IAM snapshot's version and age.
+  `pcache_singleflight_joins_total`, the IAM snapshot's version and age, and per S3 vendor
+  `pcache_vendor_circuit_state{vendor, state}` (1 for the breaker's current state) and
+  `pcache_vendor_{attempts,retries,retries_refused,breaker_refused}_total{vendor}`.
 
 Labels carry names only: an Operation name, a status class, a PBucket name, a tier name. No
 key, no credential, no path, no environment value ever becomes a label or a value.
@@ -28,7 +30,7 @@ given (a second call, e.g. a second node in one test process, replaces the bindi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -37,10 +39,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gateway.context import SERVICES
+from router.vendor_guard import GuardedUpstream
 
 if TYPE_CHECKING:
     from auth.iam_view import IamView
     from gateway.cache_read import CacheService
+    from router.upstream import Upstream
 
 __all__ = [
     "CONTENT_TYPE",
@@ -180,10 +184,12 @@ class NodeCollector(Collector):
         cache: Callable[[], CacheService | None],
         iam: Callable[[], IamView | None] = lambda: None,
         tier_names: Sequence[str] = (),
+        vendors: Callable[[], Mapping[str, Upstream]] = lambda: {},
     ) -> None:
         self._cache = cache
         self._iam = iam
         self._names = tuple(tier_names)
+        self._vendors = vendors
 
     def describe(self) -> Iterable[Metric]:
         return ()  # dynamic: nothing to check at registration
@@ -198,6 +204,7 @@ class NodeCollector(Collector):
         iam = self._iam()
         if iam is not None:
             yield from _iam_metrics(iam)
+        yield from _vendor_metrics(self._vendors())
 
     def _cache_metrics(self, cache: CacheService) -> Iterable[Metric]:
         stats = cache.store.stats()
@@ -230,6 +237,36 @@ class NodeCollector(Collector):
             "Block misses that joined a fetch already in flight instead of starting one.",
             value=float(cache.flights.joins),
         )
+
+
+_VENDOR_STATES = ("closed", "open", "half_open")
+_VENDOR_COUNTERS = (
+    ("attempts", "Requests sent to the vendor (first attempts and retries)."),
+    ("retries", "Retries of idempotent reads sent to the vendor."),
+    ("retries_refused", "Retries the vendor's retry budget refused."),
+    ("breaker_refused", "Calls answered 503 by the open circuit breaker without the vendor."),
+)
+
+
+def _vendor_metrics(vendors: Mapping[str, Upstream]) -> Iterable[Metric]:
+    guarded = {n: v for n, v in vendors.items() if isinstance(v, GuardedUpstream)}
+    if not guarded:
+        return
+    state = GaugeMetricFamily(
+        "pcache_vendor_circuit_state",
+        "1 for the state the vendor's circuit breaker is in (closed, open, half_open).",
+        labels=["vendor", "state"],
+    )
+    for name, vendor in guarded.items():
+        current = vendor.health()
+        for value in _VENDOR_STATES:
+            state.add_metric([name, value], 1.0 if value == current else 0.0)
+    yield state
+    for field, text in _VENDOR_COUNTERS:
+        counter = CounterMetricFamily(f"pcache_vendor_{field}", text, labels=["vendor"])
+        for name, vendor in guarded.items():
+            counter.add_metric([name], float(vendor.stats()[field]))
+        yield counter
 
 
 def _iam_metrics(iam: IamView) -> Iterable[Metric]:
@@ -288,5 +325,12 @@ def add_metrics_route(app: web.Application, tiers: Sequence[str] = ()) -> None:
     """`GET /metrics` on the node's listener, scraping the services in `app` (set before)."""
     services = app[SERVICES]
     app[TIER_NAMES] = tuple(tiers)
-    bind(NodeCollector(lambda: services.cache, lambda: services.iam, tiers))
+    bind(
+        NodeCollector(
+            lambda: services.cache,
+            lambda: services.iam,
+            tiers,
+            vendors=lambda: services.router.vendors,
+        )
+    )
     app.router.add_get("/metrics", serve_metrics)

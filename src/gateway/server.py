@@ -30,16 +30,16 @@ from gateway import redact
 from gateway.admin import add_admin_routes
 from gateway.admin.cache_admin import follow_purges
 from gateway.cache_read import CacheService, CacheSettings
-from gateway.config import Config, VendorConfig
+from gateway.config import Config, PBucketConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.metrics import add_metrics_route
 from gateway.s3app import add_s3_routes
 from gateway.sts import add_sts_routes
+from gateway.vendors import build_vendor
 from gateway.warm_jobs import add_warm_jobs
 from router.pbucket import PBucket, TargetSpec
 from router.registry import Router, RouterSettings
-from router.upstream import Upstream
 
 __all__ = ["Node", "run"]
 
@@ -49,29 +49,13 @@ _ROOT_SECRET_ENV = "PCACHE_ROOT_SECRET_KEY"  # noqa: S105 - a variable name
 _MASTER_KEY_ENV = "PCACHE_MASTER_KEY"
 
 
-def build_vendor(cfg: VendorConfig) -> Upstream:
-    if cfg.type == "local":
-        from router.local_upstream import LocalUpstream, LocalVendorSettings
-
-        assert cfg.root is not None
-        return LocalUpstream(LocalVendorSettings(name=cfg.name, root=cfg.root))
-    from router.s3_settings import S3VendorSettings
-    from router.s3_upstream import S3Upstream
-
-    assert cfg.endpoint is not None
-    return S3Upstream(
-        S3VendorSettings(
-            name=cfg.name,
-            endpoint_url=cfg.endpoint,
-            region=cfg.region,
-            access_key=cfg.access_key,
-            secret_key=cfg.secret_key,
-            addressing_style="virtual" if cfg.addressing_style == "virtual" else "path",
-            connect_timeout=cfg.connect_timeout,
-            read_timeout=cfg.read_timeout,
-            verify_tls=cfg.verify_tls,
-        )
+def _declared(p: PBucketConfig, region: str) -> PBucket:
+    """A config-declared PBucket as the router stores it, with every target of its policy."""
+    targets = tuple(
+        TargetSpec(t.vendor, t.bucket, t.prefix, weight=t.weight, region=t.region)
+        for t in p.targets
     )
+    return PBucket(name=p.name, targets=targets, policy=p.policy, region=region)
 
 
 def _master_key(cfg: Config) -> bytes:
@@ -108,7 +92,7 @@ class Node:
         await self._root_credentials(store)
         self.iam = IamView(store, self.redis, max_stale=cfg.iam_max_stale)
         await self.iam.start()
-        vendors = {name: build_vendor(v) for name, v in cfg.vendors.items()}
+        vendors = {n: build_vendor(v, cfg.vendor_allowlist) for n, v in cfg.vendors.items()}
         for upstream in vendors.values():
             # Load SDK models now, not inside the first client request.
             start = getattr(upstream, "start", None)
@@ -123,16 +107,7 @@ class Node:
                 region=cfg.region,
             ),
         )
-        await self.router.apply_declared(
-            [
-                PBucket(
-                    name=p.name,
-                    targets=(TargetSpec(p.vendor, p.bucket, p.prefix),),
-                    region=cfg.region,
-                )
-                for p in cfg.pbuckets
-            ]
-        )
+        await self.router.apply_declared([_declared(p, cfg.region) for p in cfg.pbuckets])
         settings = GatewaySettings(
             region=cfg.region,
             domain=cfg.domain,

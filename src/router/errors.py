@@ -4,6 +4,7 @@
     ├── UpstreamError(code)          the vendor answered with an S3 error code (NoSuchKey, ...)
     │   └── NotModified(info)        a conditional read matched If-None-Match / If-Modified-Since
     ├── VendorUnavailable            the vendor could not be reached, timed out or answered 5xx
+    │   └── CircuitOpen              not even tried: the vendor's circuit breaker is open
     ├── NoSuchPBucket                the PBucket is not configured
     └── UnsupportedOperation         this vendor cannot do this operation
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from router.models import ObjectInfo
 
 __all__ = [
+    "CircuitOpen",
     "NoSuchPBucket",
     "NotModified",
     "RouterError",
@@ -53,7 +55,23 @@ class NotModified(UpstreamError):
 
 
 class VendorUnavailable(RouterError):
-    """Connection refused / reset, timeout, or a 5xx after retries: the client gets a 503."""
+    """Connection refused / reset, timeout, or a 5xx after retries: the client gets a 503.
+
+    `status` is the vendor's HTTP status when it answered (500, 503, 429 ...), None when no
+    answer came (refused, reset, timeout, TLS): retries and the breaker decide on it.
+    """
+
+    def __init__(self, message: str = "", *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CircuitOpen(VendorUnavailable):
+    """Refused without a vendor call; `retry_after` is seconds until the next probe."""
+
+    def __init__(self, message: str = "", *, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NoSuchPBucket(RouterError):

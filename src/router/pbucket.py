@@ -2,18 +2,20 @@
 
 `BucketView` is what handlers talk to: the Upstream interface minus the bucket argument, with the
 target's key prefix applied on the way in and stripped on the way out. Policies other than
-`single` will be other views wrapping several upstreams; handlers never branch on the policy.
+`single` are subclasses wrapping several upstreams (`router.balance`); handlers never branch on
+the policy.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from router.errors import UpstreamError
 from router.models import (
     ByteRange,
     CompletedPart,
@@ -37,11 +39,22 @@ __all__ = ["BucketView", "PBucket", "TargetSpec"]
 
 @dataclass(frozen=True, slots=True)
 class TargetSpec:
-    """One vendor bucket behind a PBucket: vendor name (config), bucket, optional key prefix."""
+    """One vendor bucket behind a PBucket: vendor name (config), bucket, optional key prefix;
+    `weight` (share of keys under `balance`) and `region` (a free-form label) for the
+    multi-target policies."""
 
     vendor: str
     bucket: str
     prefix: str = ""
+    weight: float = 1.0
+    region: str | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> TargetSpec:
+        # Records written before a field existed load with its default; fields a newer node
+        # added are ignored rather than failing every read of the PBucket.
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +77,7 @@ class PBucket:
         doc = json.loads(text)
         return cls(
             name=doc["name"],
-            targets=tuple(TargetSpec(**t) for t in doc["targets"]),
+            targets=tuple(TargetSpec.from_doc(t) for t in doc["targets"]),
             policy=doc.get("policy", "single"),
             created=datetime.fromisoformat(doc["created"]),
             owner=doc.get("owner", "root"),
@@ -105,6 +118,14 @@ class BucketView:
 
     def same_vendor(self, other: BucketView) -> bool:
         return self.upstream is other.upstream
+
+    def view_for(self, key: str) -> BucketView:
+        """The single-target view `key` is written to (multi-target views pick its owner)."""
+        return self
+
+    async def delete_vendor_buckets(self) -> None:
+        """DeleteBucket of a PBucket CreateBucket made: drop the vendor bucket behind it."""
+        await self.upstream.delete_bucket(self.bucket)
 
     # -- objects -----------------------------------------------------------------------------
     async def head_object(
@@ -150,17 +171,24 @@ class BucketView:
         source_conditions: Conditions | None = None,
     ) -> CopyResult:
         """Server-side copy when both live on one vendor; otherwise stream through this node."""
-        if self.same_vendor(source):
-            return await self.upstream.copy_object(
-                source.bucket,
-                source.vkey(src_key),
-                self.bucket,
-                self.vkey(key),
-                options=options,
-                replace_metadata=replace_metadata,
-                replace_tagging=replace_tagging,
-                source_conditions=source_conditions,
-            )
+        src = source.view_for(src_key)
+        if self.same_vendor(src):
+            try:
+                return await self.upstream.copy_object(
+                    src.bucket,
+                    src.vkey(src_key),
+                    self.bucket,
+                    self.vkey(key),
+                    options=options,
+                    replace_metadata=replace_metadata,
+                    replace_tagging=replace_tagging,
+                    source_conditions=source_conditions,
+                )
+            except UpstreamError as err:
+                # A multi-target source may hold the key off its owner (written before a target
+                # was added): its own GET below finds it there.
+                if err.code != "NoSuchKey" or src is source:
+                    raise
         stream = await source.get_object(src_key, conditions=source_conditions)
         try:
             opts = options if replace_metadata else _options_from_info(stream.info, options)
@@ -241,19 +269,24 @@ class BucketView:
         byte_range: tuple[int, int] | None = None,
         source_conditions: Conditions | None = None,
     ) -> CopyResult:
-        if not self.same_vendor(source):
-            return await self._stream_part_copy(
-                source, src_key, key, upload_id, part_number, byte_range, source_conditions
-            )
-        return await self.upstream.upload_part_copy(
-            source.bucket,
-            source.vkey(src_key),
-            self.bucket,
-            self.vkey(key),
-            upload_id,
-            part_number,
-            byte_range=byte_range,
-            source_conditions=source_conditions,
+        src = source.view_for(src_key)
+        if self.same_vendor(src):
+            try:
+                return await self.upstream.upload_part_copy(
+                    src.bucket,
+                    src.vkey(src_key),
+                    self.bucket,
+                    self.vkey(key),
+                    upload_id,
+                    part_number,
+                    byte_range=byte_range,
+                    source_conditions=source_conditions,
+                )
+            except UpstreamError as err:
+                if err.code != "NoSuchKey" or src is source:  # as in copy_from
+                    raise
+        return await self._stream_part_copy(
+            source, src_key, key, upload_id, part_number, byte_range, source_conditions
         )
 
     async def _stream_part_copy(

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from router.errors import NoSuchPBucket, UpstreamError
 from router.pbucket import BucketView, PBucket, TargetSpec
 from router.upstream import Upstream
+from router.views import build_view
 
 __all__ = ["Router", "RouterSettings"]
 
@@ -63,11 +64,11 @@ class Router:
         pb = await self.get(name)
         if pb is None:
             raise NoSuchPBucket(name)
-        upstream = self.vendors.get(pb.targets[0].vendor)
-        if upstream is None:
+        upstreams = [self.vendors.get(t.vendor) for t in pb.targets]
+        if not upstreams or any(u is None for u in upstreams):
             # Config lost a vendor that a PBucket still names: a server-side fault, not a 404.
             raise UpstreamError("InternalError", 500)
-        return BucketView(pb, upstream)
+        return build_view(pb, [u for u in upstreams if u is not None])
 
     async def all(self) -> list[PBucket]:
         names = sorted(
@@ -119,7 +120,7 @@ class Router:
             if page.entries or page.common_prefixes:
                 raise UpstreamError("BucketNotEmpty", 409)
         else:
-            await view.upstream.delete_bucket(view.bucket)
+            await view.delete_vendor_buckets()
         await self.redis.delete(_key(name))
         await self.redis.srem(_SET, name)
         self._cache.pop(name, None)

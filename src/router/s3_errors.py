@@ -92,7 +92,7 @@ def _map_client_error(
         return UnsupportedOperation(operation)
     if status >= 500 or status in _RETRYABLE_4XX or status < 300:
         # < 300: an error inside a 200 body (CopyObject, CompleteMultipartUpload): S3 says retry.
-        return VendorUnavailable(f"{operation}: {code or status}")
+        return VendorUnavailable(f"{operation}: {code or status}", status=status or None)
     if not code or code.isdigit():
         code = not_found if status == 404 else _STATUS_CODES.get(status, "InvalidRequest")
     return UpstreamError(code, status, extra=_extra(code, error, headers))

@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from router.endpoint_guard import Allowlist
+from router.profiles import StorageClasses
+
 __all__ = ["AddressingStyle", "ChecksumWhen", "S3VendorSettings"]
 
 AddressingStyle = Literal["path", "virtual"]
@@ -34,6 +37,11 @@ class S3VendorSettings:
     request_checksum_calculation: ChecksumWhen = "when_required"
     response_checksum_validation: ChecksumWhen = "when_required"
     verify_tls: bool = True
+    #: private / loopback addresses this vendor may resolve to (empty: public addresses only);
+    #: checked before the client is made and again at every connection (router.endpoint_guard)
+    allowlist: Allowlist = field(default_factory=Allowlist)
+    #: the vendor's hot / cold / archive class names (from its profile and config)
+    storage_classes: StorageClasses = field(default_factory=StorageClasses)
 
     def __post_init__(self) -> None:
         if not self.endpoint_url.startswith(("http://", "https://")):

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
-from router.errors import RouterError, UpstreamError
+from router.endpoint_guard import EndpointRefused, check_endpoint_async
+from router.errors import RouterError, UpstreamError, VendorUnavailable
 from router.models import (
     ByteRange,
     CompletedPart,
@@ -52,6 +53,7 @@ from router.s3_convert import (
 from router.s3_errors import vendor_errors
 from router.s3_settings import S3VendorSettings
 from router.s3_streams import RequestBody, ResponseBody
+from router.s3_transport import GuardedResolver, NoRedirectSession, disable_region_redirects
 from router.upstream import Upstream
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ class S3Upstream(Upstream):
     def __init__(self, settings: S3VendorSettings, *, session: AioSession | None = None) -> None:
         self.name = settings.name
         self.settings = settings
+        self.storage_classes = settings.storage_classes
         self._session = session
         self._client: S3Client | None = None
         self._stack: AsyncExitStack | None = None
@@ -91,6 +94,9 @@ class S3Upstream(Upstream):
             max_pool_connections=s.max_pool_connections,
             request_checksum_calculation=s.request_checksum_calculation,
             response_checksum_validation=s.response_checksum_validation,
+            # SSRF: never follow a redirect; re-check every DNS answer before connecting.
+            http_session_cls=NoRedirectSession,
+            connector_args={"resolver": GuardedResolver(s.allowlist)},
         )
 
     async def _s3(self) -> S3Client:
@@ -100,6 +106,11 @@ class S3Upstream(Upstream):
         async with self._lock:
             if self._client is None:
                 s = self.settings
+                try:  # whoever built the settings, no client exists for a refused endpoint
+                    await check_endpoint_async(s.endpoint_url, s.allowlist)
+                except EndpointRefused:
+                    # No detail: the message may be logged beside a client's request.
+                    raise VendorUnavailable("vendor endpoint refused (SSRF guard)") from None
                 stack = AsyncExitStack()
                 session = self._session or AioSession()
                 self._client = await stack.enter_async_context(
@@ -114,6 +125,9 @@ class S3Upstream(Upstream):
                     )
                 )
                 self._client.meta.events.register("before-send.s3", _skip_expect_for_small_bodies)
+                self._client.meta.events.register(
+                    "before-parameter-build.s3", disable_region_redirects
+                )
                 self._stack = stack
         return self._client
 

@@ -25,6 +25,7 @@ from router.models import (
     UploadsPage,
     VendorBucket,
 )
+from router.profiles import StorageClasses
 
 __all__ = ["Upstream"]
 
@@ -34,6 +35,8 @@ class Upstream:
 
     #: Stable identity of this vendor (name from config); part of cache block ids later.
     name: str = "upstream"
+    #: The vendor's names for hot / cold / archive (router.profiles); lifecycle transitions use it.
+    storage_classes: StorageClasses = StorageClasses()
 
     async def close(self) -> None:
         return None

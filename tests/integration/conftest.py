@@ -38,6 +38,7 @@ def gateway_config(seaweed: SeaweedServer, redis_url: str, workdir: Path) -> str
 [node]
 region = "us-east-1"
 domain = "s3.pcache.test"
+vendor_allowlist = ["127.0.0.0/8"]  # the rig's SeaweedFS is on loopback
 
 [redis]
 url = "{redis_url}"

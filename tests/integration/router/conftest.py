@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest_asyncio
 
+from router.endpoint_guard import parse_allowlist
 from router.s3_settings import S3VendorSettings
 from router.s3_upstream import S3Upstream
 from tests.rig.seaweed import SeaweedServer
@@ -22,6 +23,7 @@ def seaweed_settings(seaweed: SeaweedServer, **overrides: Any) -> S3VendorSettin
         "secret_key": seaweed.secret_key,
         "connect_timeout": 2.0,
         "read_timeout": 30.0,
+        "allowlist": parse_allowlist(["127.0.0.0/8"]),  # the rig's servers are on loopback
     }
     values.update(overrides)
     return S3VendorSettings(**values)

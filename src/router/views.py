@@ -1,0 +1,25 @@
+"""PBucket → view, by policy: the one place that knows which view class serves which policy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from router.balance import BalanceView
+from router.errors import UpstreamError
+from router.pbucket import BucketView, PBucket
+from router.upstream import Upstream
+
+__all__ = ["POLICIES", "build_view"]
+
+#: Policies this build can serve (config validation uses the same list).
+POLICIES = ("single", "balance")
+
+
+def build_view(pb: PBucket, upstreams: Sequence[Upstream]) -> BucketView:
+    """`upstreams[i]` serves `pb.targets[i]`."""
+    if pb.policy == "balance":
+        return BalanceView(pb, upstreams)
+    if pb.policy == "single":
+        return BucketView(pb, upstreams[0])
+    # A record written by a newer node with a policy this one does not know.
+    raise UpstreamError("NotImplemented", 501)
