@@ -53,14 +53,23 @@ class BlockId:
             raise ValueError(f"not a block id: {self.hex!r}")
 
     @classmethod
-    def of(cls, target: str, bucket: str, key: str, etag: str, index: int) -> BlockId:
-        """The id of block `index` of the object version (`target`, `bucket`, `key`, `etag`)."""
+    def of(
+        cls, target: str, bucket: str, key: str, etag: str, index: int, *, block_size: int = 0
+    ) -> BlockId:
+        """The id of block `index` of the object version (`target`, `bucket`, `key`, `etag`).
+
+        `block_size` (when given, as the gateway always does) is part of the id too: block 3 of
+        8 MiB blocks and block 3 of 1 MiB blocks are different bytes, so a changed block size
+        can never serve a block cut the old way.
+        """
         if index < 0:
             raise ValueError(f"block index must be >= 0, got {index}")
         digest = hashlib.sha256(_DOMAIN)
         for text in (target, bucket, key, etag):
             digest.update(_field(text))
         digest.update(_LENGTH.pack(index))
+        if block_size:
+            digest.update(b"size" + _LENGTH.pack(block_size))
         return cls(digest.hexdigest())
 
     @classmethod

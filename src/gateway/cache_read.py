@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from cache.blocks import BlockId, Slice, block_span, blocks_for_range
+from cache.blocks import BlockId, Slice, block_count, block_span, blocks_for_range
 from cache.meta import MetaCache, MetaEntry
 from cache.single_flight import SingleFlight
 from cache.store import TieredStore
+from gateway.cache_policy import Freshness, FreshnessMode, ObjectPolicy, PolicyBook, WriteMode
 from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.file_send import FileSlice
@@ -60,6 +61,8 @@ class CacheSettings:
     max_fetches: int = 16
     #: seconds past max_age that metadata may still be served while the vendor is unreachable
     stale_if_error: float = 0.0
+    #: bytes of PutObject bodies held at once for write-through (see `gateway.cache_write`)
+    write_through_max: int = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -91,9 +94,33 @@ class CacheService:
     stale_serves: int = 0
     #: whole-object first reads in progress, by "<pbucket>\0<key>"
     first_reads: dict[str, FirstRead] = field(default_factory=dict)
+    #: per PBucket / prefix freshness, write mode and block size (defaults: `settings`)
+    policies: PolicyBook | None = None
+    #: write-through accounting: bytes held now, writes admitted, writes skipped for memory
+    write_reserved: int = 0
+    written_through: int = 0
+    writes_around_for_memory: int = 0
 
     def __post_init__(self) -> None:
         self.gate = asyncio.Semaphore(self.settings.max_fetches)
+        if self.policies is None:
+            self.policies = PolicyBook(
+                ObjectPolicy(
+                    Freshness(FreshnessMode.MAX_AGE, self.settings.max_age),
+                    WriteMode.THROUGH,
+                    self.settings.block_size,
+                )
+            )
+
+    def policy(self, pbucket: str, key: str) -> ObjectPolicy:
+        assert self.policies is not None  # set in __post_init__
+        return self.policies.lookup(pbucket, key)
+
+    def block_ids(
+        self, view: BucketView, key: str, etag: str, indexes: Iterable[int], block_size: int
+    ) -> list[BlockId]:
+        names = view.block_names(key)
+        return [BlockId.of(*names, etag, i, block_size=block_size) for i in indexes]
 
     def background(self, work: Coroutine[Any, Any, object]) -> None:
         """Run `work` without waiting for it, keeping a reference until it ends."""
@@ -128,12 +155,17 @@ def info_from_doc(doc: dict[str, Any]) -> ObjectInfo:
 
 
 async def _metadata(
-    cache: CacheService, ctx: RequestContext, view: BucketView, entry: MetaEntry | None
+    cache: CacheService,
+    ctx: RequestContext,
+    view: BucketView,
+    entry: MetaEntry | None,
+    max_age: float,
 ) -> ObjectInfo:
     """Fresh metadata from `entry` (the meta cache's answer, looked up once per request),
-    asking the vendor only when it is missing or older than max_age."""
+    asking the vendor only when it is missing or older than `max_age` (the object's freshness
+    rule: infinite for immutable data, 0 to revalidate on every read)."""
     wall = cache.meta.wall()
-    if entry is not None and wall - entry.fetched_at <= cache.settings.max_age:
+    if entry is not None and wall - entry.fetched_at <= max_age:
         if entry.document is None:
             raise S3Error("NoSuchKey", fields={"Key": ctx.key})
         return info_from_doc(entry.document)
@@ -152,7 +184,7 @@ async def _metadata(
             await cache.meta.put(ctx.bucket, ctx.key, None)
         raise
     except VendorUnavailable:
-        grace = cache.settings.max_age + cache.settings.stale_if_error
+        grace = max_age + cache.settings.stale_if_error
         if known is not None and entry is not None and wall - entry.fetched_at <= grace:
             cache.stale_serves += 1
             log.warning("cache: vendor unreachable, serving stale metadata (stale-if-error)")
@@ -164,9 +196,15 @@ async def _metadata(
 
 # -- block reads -------------------------------------------------------------------------------
 async def _fetch_block(
-    cache: CacheService, view: BucketView, key: str, info: ObjectInfo, index: int, bid: BlockId
+    cache: CacheService,
+    view: BucketView,
+    key: str,
+    info: ObjectInfo,
+    index: int,
+    bid: BlockId,
+    block_size: int,
 ) -> bytes:
-    first, last = block_span(info.size, cache.settings.block_size, index)
+    first, last = block_span(info.size, block_size, index)
 
     async def fetch() -> bytes:
         async with cache.gate:
@@ -206,6 +244,7 @@ async def _block(
     info: ObjectInfo,
     piece: Slice,
     bid: BlockId,
+    block_size: int,
 ) -> bytes | FileSlice:
     filling = cache.filling.get(bid.hex)
     if filling is not None:
@@ -217,13 +256,13 @@ async def _block(
     while running is not None and not running.done and running.etag == info.etag:
         # The bytes are already on their way from the vendor for another reader: wait for them.
         if bid.hex in cache.filling or cache.store.contains(bid):
-            return await _block(cache, view, pbucket, key, info, piece, bid)
+            return await _block(cache, view, pbucket, key, info, piece, bid, block_size)
         try:
             # A stalled first reader (a slow client paces it) must not stall this one for long.
             await asyncio.wait_for(running.progress.wait(), FOLLOW_TIMEOUT)
         except TimeoutError:
             break
-    whole = await _fetch_block(cache, view, key, info, piece.index, bid)
+    whole = await _fetch_block(cache, view, key, info, piece.index, bid, block_size)
     return whole[piece.offset : piece.offset + piece.length]
 
 
@@ -234,6 +273,7 @@ async def _body(
     info: ObjectInfo,
     slices: list[Slice],
     ids: list[BlockId],
+    block_size: int,
 ) -> AsyncGenerator[bytes | FileSlice, None]:
     """Blocks in order, with up to `fanout` of the following ones already being read."""
     pending: dict[int, asyncio.Task[bytes | FileSlice]] = {}
@@ -242,7 +282,16 @@ async def _body(
             for ahead in range(position, min(position + 1 + cache.settings.fanout, len(slices))):
                 if ahead not in pending:
                     pending[ahead] = asyncio.ensure_future(
-                        _block(cache, view, ctx.bucket, ctx.key, info, slices[ahead], ids[ahead])
+                        _block(
+                            cache,
+                            view,
+                            ctx.bucket,
+                            ctx.key,
+                            info,
+                            slices[ahead],
+                            ids[ahead],
+                            block_size,
+                        )
                     )
             try:
                 data = await pending.pop(position)
@@ -279,7 +328,9 @@ async def cached_head(
     cache = ctx.services.cache
     if cache is None or SSE_C_HEADER in ctx.request.headers:
         return None
-    info = await _metadata(cache, ctx, view, await cache.meta.get(ctx.bucket, ctx.key))
+    max_age = cache.policy(ctx.bucket, ctx.key).freshness.max_age
+    entry = await cache.meta.get(ctx.bucket, ctx.key)
+    info = await _metadata(cache, ctx, view, entry, max_age)
     _check(conditions, info)
     return info
 
@@ -309,7 +360,8 @@ async def cached_get(
             return await _first_read(cache, ctx, view, conditions)
         await running.ready.wait()  # then read its blocks as they land
         entry = await cache.meta.get(ctx.bucket, ctx.key)  # the first reader cached it
-    info = await _metadata(cache, ctx, view, entry)
+    policy = cache.policy(ctx.bucket, ctx.key)
+    info = await _metadata(cache, ctx, view, entry, policy.freshness.max_age)
     _check(conditions, info)
     span: tuple[int, int, int] | None = None
     if byte_range is not None:
@@ -321,12 +373,12 @@ async def cached_get(
         first, last = 0, info.size - 1
     if not info.size:
         return info, span, _empty(), "hit"
-    slices = blocks_for_range(info.size, cache.settings.block_size, first, last)
-    names = view.block_names(ctx.key)
-    ids = [BlockId.of(*names, info.etag, s.index) for s in slices]
+    size = policy.block_size
+    slices = blocks_for_range(info.size, size, first, last)
+    ids = cache.block_ids(view, ctx.key, info.etag, (s.index for s in slices), size)
     present = sum(bid.hex in cache.filling or cache.store.contains(bid) for bid in ids)
     label = "hit" if present == len(ids) else "miss" if present == 0 else "partial"
-    body = _body(cache, ctx, view, info, slices, ids)
+    body = _body(cache, ctx, view, info, slices, ids, size)
     try:
         # The first block is read before the head goes out, so a vendor failure there is still
         # a proper S3 error (503, 412 ...) instead of a cut connection.
@@ -419,7 +471,8 @@ async def _tee(
     A big object takes only its first block from this stream: the rest comes as parallel
     block GETs (`fanout` at a time), faster than one stream from a far vendor.
     """
-    size, names = cache.settings.block_size, view.block_names(ctx.key)
+    size = cache.policy(ctx.bucket, ctx.key).block_size
+    names = view.block_names(ctx.key)
     limit = 1 if info.size > 2 * size else None
     buffer, index, consumed = bytearray(), 0, 0
     try:
@@ -430,7 +483,7 @@ async def _tee(
             while len(buffer) >= size or (buffer and index * size + len(buffer) == info.size):
                 block = bytes(buffer[:size])
                 del buffer[:size]
-                bid = BlockId.of(*names, info.etag, index)
+                bid = BlockId.of(*names, info.etag, index, block_size=size)
                 if bid.hex not in cache.filling and not cache.store.contains(bid):
                     cache.filling[bid.hex] = block
                     cache.background(_store(cache, bid, block))
@@ -443,8 +496,8 @@ async def _tee(
         await stream.aclose()
     if consumed < info.size:
         slices = blocks_for_range(info.size, size, consumed, info.size - 1)
-        ids = [BlockId.of(*names, info.etag, s.index) for s in slices]
-        async for piece in _body(cache, ctx, view, info, slices, ids):
+        ids = cache.block_ids(view, ctx.key, info.etag, (s.index for s in slices), size)
+        async for piece in _body(cache, ctx, view, info, slices, ids, size):
             yield piece
 
 
@@ -485,29 +538,30 @@ async def warm_object(
 
     Fresh metadata and cached blocks cost no vendor request, so warming warm data is free.
     """
+    policy = cache.policy(pbucket, key)
     entry = await cache.meta.get(pbucket, key)
     if (
         entry is not None
         and entry.document is not None
-        and (cache.meta.wall() - entry.fetched_at <= cache.settings.max_age)
+        and (cache.meta.wall() - entry.fetched_at <= policy.freshness.max_age)
     ):
         info = info_from_doc(entry.document)
     else:
         info = await view.head_object(key)
         await cache.meta.put(pbucket, key, info_to_doc(info))
-    names = view.block_names(key)
+    size = policy.block_size
+    ids = cache.block_ids(view, key, info.etag, range(block_count(info.size, size)), size)
     missing = [
         (index, bid)
-        for index in range(-(-info.size // cache.settings.block_size))
-        if not cache.store.contains(bid := BlockId.of(*names, info.etag, index))
-        and bid.hex not in cache.filling
+        for index, bid in enumerate(ids)
+        if not cache.store.contains(bid) and bid.hex not in cache.filling
     ]
     # A few blocks of one object at a time, as a cold read would: big objects warm in parallel.
     gate = asyncio.Semaphore(cache.settings.fanout)
 
     async def one(index: int, bid: BlockId) -> None:
         async with gate:
-            await _fetch_block(cache, view, key, info, index, bid)
+            await _fetch_block(cache, view, key, info, index, bid, size)
 
     await asyncio.gather(*(one(index, bid) for index, bid in missing))
     return info.size, len(missing)

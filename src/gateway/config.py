@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.cache_policy import Freshness, FreshnessMode, Rule, WriteMode, parse_freshness
 from gateway.config_errors import ConfigError
 from gateway.config_pbuckets import PBucketConfig, parse_pbuckets
 from gateway.config_vendors import VendorConfig, parse_vendor, parse_vendor_allowlist
@@ -25,6 +26,10 @@ class TierConfig:
     name: str
     directory: Path
     capacity: int
+    #: free space kept on the tier's file system (None: the tier's own default)
+    min_free_ratio: float | None = None
+    min_free_bytes: int = 0
+    verify_on_open: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,14 @@ class CacheConfig:
     stale_if_error: float = 0.0
     #: fastest first; empty = one tier under <data_dir>/cache
     tiers: tuple[TierConfig, ...] = ()
+    admission_tier: int = 0
+    promote_after: int = 2
+    verify_reads: str = "once_in_memory"
+    #: the default freshness (`freshness`, else max-age=`max_age`) and write mode
+    freshness: Freshness = field(default_factory=lambda: Freshness(FreshnessMode.MAX_AGE, 60.0))
+    write_mode: WriteMode = WriteMode.THROUGH
+    write_through_max: int = 64 * 1024 * 1024
+    rules: tuple[Rule, ...] = ()
 
 
 DEFAULT_TIER_CAPACITY = 1024**3
@@ -189,18 +202,119 @@ def load_config(
     )
 
 
-def _cache(table: dict[str, Any], data_dir: Path) -> CacheConfig:
+_CACHE_KEYS = {
+    "enabled",
+    "block_size",
+    "max_age",
+    "negative_ttl",
+    "fanout",
+    "stale_if_error",
+    "tier",
+    "rule",
+    "admission_tier",
+    "promote_after",
+    "verify_reads",
+    "freshness",
+    "write_mode",
+    "write_through_max",
+}
+_MIN_BLOCK, _MAX_BLOCK = 64 * 1024, 256 * 1024 * 1024
+
+
+def _non_negative(doc: dict[str, Any], key: str, path: str, default: float) -> float:
+    value = doc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ConfigError(f"{path}.{key}", "must be a number >= 0")
+    return float(value)
+
+
+def _bool(table: dict[str, Any], key: str, path: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}.{key}", "must be true or false")
+    return value
+
+
+def _block_size(table: dict[str, Any], path: str, default: float) -> int:
+    size = int(_num(table, "block_size", path, default))
+    if not _MIN_BLOCK <= size <= _MAX_BLOCK:
+        raise ConfigError(f"{path}.block_size", "must be between 64 KiB and 256 MiB")
+    return size
+
+
+def _freshness(table: dict[str, Any], path: str) -> Freshness | None:
+    text = _str(table, "freshness", path)
+    if text is None:
+        return None
+    try:
+        return parse_freshness(text)
+    except ValueError as err:
+        raise ConfigError(f"{path}.freshness", str(err)) from None
+
+
+def _write_mode(table: dict[str, Any], path: str) -> WriteMode | None:
+    text = _str(table, "write_mode", path)
+    if text is None:
+        return None
+    try:
+        return WriteMode(text)
+    except ValueError:
+        raise ConfigError(f"{path}.write_mode", "must be through or around") from None
+
+
+def _tier(item: Any, path: str, block_size: int) -> TierConfig:
+    if not isinstance(item, dict):
+        raise ConfigError(path, "must be a table")
     _unknown(
-        table,
-        {"enabled", "block_size", "max_age", "negative_ttl", "fanout", "stale_if_error", "tier"},
-        "cache",
+        item,
+        {"name", "dir", "capacity", "min_free_ratio", "min_free_bytes", "verify_on_open"},
+        path,
     )
-    enabled = table.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ConfigError("cache.enabled", "must be true or false")
-    block_size = int(_num(table, "block_size", "cache", 8 * 1024 * 1024))
-    if not 64 * 1024 <= block_size <= 256 * 1024 * 1024:
-        raise ConfigError("cache.block_size", "must be between 64 KiB and 256 MiB")
+    directory = _str(item, "dir", path)
+    if not directory:
+        raise ConfigError(f"{path}.dir", "is required")
+    capacity = int(_num(item, "capacity", path, DEFAULT_TIER_CAPACITY))
+    if capacity < block_size:
+        raise ConfigError(f"{path}.capacity", "must hold at least one block")
+    ratio = None
+    if "min_free_ratio" in item:
+        ratio = _non_negative(item, "min_free_ratio", path, 0.0)
+        if ratio >= 1.0:
+            raise ConfigError(f"{path}.min_free_ratio", "must be below 1")
+    free_bytes = int(_non_negative(item, "min_free_bytes", path, 0))
+    name = _str(item, "name", path) or "tier" + path.rsplit("[", 1)[-1].rstrip("]")
+    return TierConfig(
+        name,
+        Path(directory),
+        capacity,
+        ratio,
+        free_bytes,
+        _bool(item, "verify_on_open", path, True),
+    )
+
+
+def _rule(item: Any, path: str) -> Rule:
+    if not isinstance(item, dict):
+        raise ConfigError(path, "must be a table")
+    _unknown(item, {"pbucket", "prefix", "freshness", "write_mode", "block_size"}, path)
+    pbucket = _str(item, "pbucket", path)
+    if not pbucket:
+        raise ConfigError(f"{path}.pbucket", "is required")
+    prefix = _str(item, "prefix", path) or ""
+    block_size = _block_size(item, path, 0) if "block_size" in item else None
+    if block_size is not None and prefix:
+        # Blocks are cut per object from its PBucket's size; one PBucket, one block size.
+        raise ConfigError(f"{path}.block_size", "is set per PBucket: use a rule without prefix")
+    rule = Rule(pbucket, prefix, _freshness(item, path), _write_mode(item, path), block_size)
+    if rule.freshness is None and rule.write_mode is None and rule.block_size is None:
+        raise ConfigError(path, "sets nothing: give freshness, write_mode or block_size")
+    return rule
+
+
+def _cache(table: dict[str, Any], data_dir: Path) -> CacheConfig:
+    _unknown(table, _CACHE_KEYS, "cache")
+    enabled = _bool(table, "enabled", "cache", True)
+    block_size = _block_size(table, "cache", 8 * 1024 * 1024)
     max_age = _seconds(table, "max_age", 60.0)
     negative_ttl = _seconds(table, "negative_ttl", 5.0)
     stale_if_error = _seconds(table, "stale_if_error", 0.0)
@@ -210,23 +324,44 @@ def _cache(table: dict[str, Any], data_dir: Path) -> CacheConfig:
     items = table.get("tier", [])
     if not isinstance(items, list):
         raise ConfigError("cache.tier", "must be an array of tables ([[cache.tier]])")
-    tiers = []
-    for i, item in enumerate(items):
-        path = f"cache.tier[{i}]"
-        if not isinstance(item, dict):
-            raise ConfigError(path, "must be a table")
-        _unknown(item, {"name", "dir", "capacity"}, path)
-        directory = _str(item, "dir", path)
-        if not directory:
-            raise ConfigError(f"{path}.dir", "is required")
-        capacity = int(_num(item, "capacity", path, DEFAULT_TIER_CAPACITY))
-        if capacity < block_size:
-            raise ConfigError(f"{path}.capacity", "must hold at least one block")
-        tiers.append(TierConfig(_str(item, "name", path) or f"tier{i}", Path(directory), capacity))
+    tiers = [_tier(item, f"cache.tier[{i}]", block_size) for i, item in enumerate(items)]
     if not tiers:
         tiers.append(TierConfig("disk", data_dir / "cache", DEFAULT_TIER_CAPACITY))
+    names = [t.name for t in tiers]
+    if len(set(names)) != len(names):
+        raise ConfigError("cache.tier", "tier names must be unique")
+    admission = _str(table, "admission_tier", "cache") or names[0]
+    if admission not in names:
+        raise ConfigError("cache.admission_tier", f"no tier named {admission!r}")
+    promote_after = int(_num(table, "promote_after", "cache", 2))
+    if promote_after < 1:
+        raise ConfigError("cache.promote_after", "must be at least 1")
+    verify_reads = _str(table, "verify_reads", "cache", "once_in_memory") or "once_in_memory"
+    if verify_reads not in ("once_in_memory", "once", "always"):
+        raise ConfigError("cache.verify_reads", "must be once_in_memory, once or always")
+    write_through_max = int(_non_negative(table, "write_through_max", "cache", 64 * 1024 * 1024))
+    rules = table.get("rule", [])
+    if not isinstance(rules, list):
+        raise ConfigError("cache.rule", "must be an array of tables ([[cache.rule]])")
+    parsed = [_rule(item, f"cache.rule[{i}]") for i, item in enumerate(rules)]
+    seen = {(r.pbucket, r.prefix) for r in parsed}
+    if len(seen) != len(parsed):
+        raise ConfigError("cache.rule", "two rules for one PBucket and prefix")
     return CacheConfig(
-        enabled, block_size, max_age, negative_ttl, fanout, stale_if_error, tuple(tiers)
+        enabled=enabled,
+        block_size=block_size,
+        max_age=max_age,
+        negative_ttl=negative_ttl,
+        fanout=fanout,
+        stale_if_error=stale_if_error,
+        tiers=tuple(tiers),
+        admission_tier=names.index(admission),
+        promote_after=promote_after,
+        verify_reads=verify_reads,
+        freshness=_freshness(table, "cache") or Freshness(FreshnessMode.MAX_AGE, max_age),
+        write_mode=_write_mode(table, "cache") or WriteMode.THROUGH,
+        write_through_max=write_through_max,
+        rules=tuple(parsed),
     )
 
 

@@ -237,6 +237,20 @@ class NodeCollector(Collector):
             "Block misses that joined a fetch already in flight instead of starting one.",
             value=float(cache.flights.joins),
         )
+        writes = CounterMetricFamily(
+            "pcache_cache_write_through",
+            "PutObjects whose bytes were cached on the way to the vendor (admitted), or not "
+            "because the node's write-through memory was in use (no_memory).",
+            labels=["result"],
+        )
+        writes.add_metric(["admitted"], float(cache.written_through))
+        writes.add_metric(["no_memory"], float(cache.writes_around_for_memory))
+        yield writes
+        yield CounterMetricFamily(
+            "pcache_cache_stale_serves",
+            "Reads answered from stale metadata because the vendor was unreachable.",
+            value=float(cache.stale_serves),
+        )
 
 
 _VENDOR_STATES = ("closed", "open", "half_open")

@@ -10,7 +10,7 @@ import signal
 import ssl
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -26,11 +26,13 @@ from auth.secrets import (
 )
 from cache.meta import MetaCache
 from cache.store import StoreSettings, TieredStore, TierSettings
+from cache.tier import TierOptions, VerifyReads
 from gateway import redact
 from gateway.admin import add_admin_routes
 from gateway.admin.cache_admin import follow_purges
+from gateway.cache_policy import ObjectPolicy, PolicyBook
 from gateway.cache_read import CacheService, CacheSettings
-from gateway.config import Config, PBucketConfig
+from gateway.config import Config, PBucketConfig, TierConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.metrics import add_metrics_route
@@ -181,7 +183,12 @@ class Node:
         assert self.redis is not None
         store = await TieredStore.open(
             StoreSettings(
-                tiers=tuple(TierSettings(t.directory, t.capacity) for t in cfg.tiers),
+                tiers=tuple(
+                    TierSettings(t.directory, t.capacity, _tier_options(t)) for t in cfg.tiers
+                ),
+                admission_tier=cfg.admission_tier,
+                promote_after=cfg.promote_after,
+                verify_reads=VerifyReads(cfg.verify_reads),
             )
         )
         self.meta = MetaCache(self.redis, negative_ttl=cfg.negative_ttl)
@@ -194,6 +201,10 @@ class Node:
                 max_age=cfg.max_age,
                 fanout=cfg.fanout,
                 stale_if_error=cfg.stale_if_error,
+                write_through_max=cfg.write_through_max,
+            ),
+            policies=PolicyBook(
+                ObjectPolicy(cfg.freshness, cfg.write_mode, cfg.block_size), cfg.rules
             ),
         )
 
@@ -267,3 +278,10 @@ def _logging(level: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if level.lower() != "debug":
         logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
+def _tier_options(tier: TierConfig) -> TierOptions:
+    options = TierOptions(min_free_bytes=tier.min_free_bytes, verify_on_open=tier.verify_on_open)
+    if tier.min_free_ratio is not None:
+        options = replace(options, min_free_ratio=tier.min_free_ratio)
+    return options

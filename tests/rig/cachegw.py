@@ -28,9 +28,17 @@ def far_config(
     enabled: bool = True,
     block_size: int = BLOCK,
     breaker_failures: int = 1000,
+    tier_capacity: int = 64 * 1024 * 1024,
+    write_mode: str = "around",
+    cache_extra: str = "",
+    tail: str = "",
 ) -> str:
-    """The cache suites switch the vendor on and off and expect it back at once, so the circuit
-    breaker (which would fail fast for its cool-down) is effectively off unless a test asks."""
+    """`cache_extra`: more `[cache]` keys; `tail`: more tables (`[[cache.rule]]` ...).
+
+    Writes go around the cache unless `write_mode="through"`: most cache tests PUT through the
+    gateway and then need the first read to be cold. The suites switch the vendor on and off and
+    expect it back at once, so the circuit breaker (which would fail fast for its cool-down) is
+    effectively off unless a test asks."""
     return f"""
 [node]
 region = "us-east-1"
@@ -53,9 +61,12 @@ enabled = {"true" if enabled else "false"}
 block_size = {block_size}
 max_age = {max_age}
 stale_if_error = {stale_if_error}
+write_mode = "{write_mode}"
+{cache_extra}
 
 [[cache.tier]]
 name = "ram"
 dir = "{tier}"
-capacity = {64 * 1024 * 1024}
+capacity = {tier_capacity}
+{tail}
 """

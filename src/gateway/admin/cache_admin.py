@@ -310,12 +310,12 @@ async def _block_ids(
         if document is None:
             return None
         info = info_from_doc(document)
-        count = block_count(info.size, cache.settings.block_size)
+        size = cache.policy(pbucket, key).block_size
+        count = block_count(info.size, size)
     except (ValueError, KeyError, TypeError) as err:
         log.warning("cache purge: unreadable metadata entry dropped (%s)", err)
         return None
-    names = view.block_names(key)
-    return [BlockId.of(*names, info.etag, i) for i in range(count)]
+    return cache.block_ids(view, key, info.etag, range(count), size)
 
 
 async def _announce(redis: Redis, ids: Sequence[BlockId]) -> None:

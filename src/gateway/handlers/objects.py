@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from gateway.body import read_body, upload_through
 from gateway.cache_read import cached_get, cached_head, forget
+from gateway.cache_write import admit_written, start_tee
 from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.file_send import FileSlice
@@ -18,7 +19,7 @@ from gateway.headers import (
 )
 from gateway.ranges import parse_range
 from gateway.results import Empty, Result, Stream
-from router.models import ByteRange, ObjectInfo
+from router.models import ByteRange, ObjectInfo, PutOptions, PutResult
 
 __all__ = ["delete_object", "get_object", "head_object", "put_object"]
 
@@ -153,13 +154,23 @@ async def put_object(ctx: RequestContext) -> Result:
         parse_tag_header(options.tagging)
     view = await ctx.services.router.view(ctx.bucket)
     body = await read_body(ctx, max_size=ctx.services.settings.max_object_size)
+    tee = start_tee(ctx, body.length)
+
+    def send(opts: PutOptions) -> Awaitable[PutResult]:
+        chunks = body.chunks() if tee is None else tee.wrap(body.chunks())
+        return view.put_object(ctx.key, chunks, body.length, opts)
+
     try:
-        result = await upload_through(
-            body, lambda opts: view.put_object(ctx.key, body.chunks(), body.length, opts), options
-        )
+        result = await upload_through(body, send, options)
+    except BaseException:
+        if tee is not None:
+            tee.release()
+        raise
     finally:
         # Even a failed write may have replaced the object: never trust the old metadata.
         await forget(ctx, ctx.key)
+    if tee is not None:
+        admit_written(ctx, view, tee, result.etag)
     headers = {"ETag": result.etag}
     if body.checksum is not None:
         headers["x-amz-checksum-" + body.checksum[0].lower()] = body.checksum[1]

@@ -51,6 +51,12 @@ def test_block_id__tenants_targets_and_versions_never_share() -> None:
     assert base != BlockId.of("https://s3.amazonaws.com|acct-1", "b", "k", '"e2"', 0)
 
 
+def test_block_id__block_size_is_part_of_the_id() -> None:
+    """Block 1 cut at 1 MiB is not block 1 cut at 8 MiB: a changed block size never reuses."""
+    ids = {BlockId.of("t", "b", "k", '"e"', 1, block_size=size) for size in (0, 1 << 20, 8 << 20)}
+    assert len(ids) == 3
+
+
 @pytest.mark.parametrize("text", ["", "g" * 64, "A" * 64, "0" * 63, "../" + "0" * 61])
 def test_block_id__rejects_non_ids(text: str) -> None:
     with pytest.raises(ValueError):

@@ -70,3 +70,60 @@ def test_cache_config__errors_name_the_key(tmp_path: Path, text: str, key: str) 
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert key in str(err.value)
+
+
+def test_cache_config__tier_policy_rules_and_write_through(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[cache]\nmax_age = 30\nadmission_tier = 'ssd'\npromote_after = 3\n"
+        "verify_reads = 'always'\nwrite_mode = 'around'\nwrite_through_max = 0\n"
+        "[[cache.tier]]\nname = 'ram'\ndir = '/dev/shm/x'\ncapacity = 16777216\n"
+        "min_free_ratio = 0.1\n"
+        "[[cache.tier]]\nname = 'ssd'\ndir = '/srv/c'\ncapacity = 1073741824\n"
+        "min_free_bytes = 1048576\nverify_on_open = false\n"
+        "[[cache.rule]]\npbucket = 'models'\nfreshness = 'immutable'\nblock_size = 16777216\n"
+        "[[cache.rule]]\npbucket = 'models'\nprefix = 'live/'\nfreshness = 'revalidate'\n"
+        "write_mode = 'through'\n"
+    )
+    cfg = load_config(path).cache
+    assert (cfg.admission_tier, cfg.promote_after, cfg.verify_reads) == (1, 3, "always")
+    assert str(cfg.freshness) == "max-age=30" and cfg.write_mode.value == "around"
+    assert cfg.write_through_max == 0
+    ram, ssd = cfg.tiers
+    assert (ram.min_free_ratio, ram.min_free_bytes, ram.verify_on_open) == (0.1, 0, True)
+    assert (ssd.min_free_ratio, ssd.min_free_bytes, ssd.verify_on_open) == (None, 1048576, False)
+    assert [(r.pbucket, r.prefix, str(r.freshness)) for r in cfg.rules] == [
+        ("models", "", "immutable"),
+        ("models", "live/", "revalidate"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[cache]\nadmission_tier = 'nvme'\n", "cache.admission_tier"),
+        ("[cache]\npromote_after = 0\n", "cache.promote_after"),
+        ("[cache]\nverify_reads = 'never'\n", "cache.verify_reads"),
+        ("[cache]\nfreshness = 'max-age=soon'\n", "cache.freshness"),
+        ("[cache]\nwrite_mode = 'back'\n", "cache.write_mode"),
+        ("[cache]\nwrite_through_max = -1\n", "cache.write_through_max"),
+        ("[[cache.tier]]\ndir = '/x'\nmin_free_ratio = 1.5\n", "cache.tier[0].min_free_ratio"),
+        ("[[cache.tier]]\ndir = '/x'\nmin_free_bytes = -2\n", "cache.tier[0].min_free_bytes"),
+        ("[[cache.tier]]\ndir = '/x'\n[[cache.tier]]\ndir = '/y'\nname = 'tier0'\n", "cache.tier"),
+        ("[[cache.rule]]\nfreshness = 'immutable'\n", "cache.rule[0].pbucket"),
+        ("[[cache.rule]]\npbucket = 'p'\n", "cache.rule[0]"),
+        ("[[cache.rule]]\npbucket = 'p'\nprefix = 'a/'\nblock_size = 131072\n", "block_size"),
+        ("[[cache.rule]]\npbucket = 'p'\nfreshness = 'sometimes'\n", "cache.rule[0].freshness"),
+        (
+            "[[cache.rule]]\npbucket = 'p'\nwrite_mode = 'around'\n"
+            "[[cache.rule]]\npbucket = 'p'\nwrite_mode = 'through'\n",
+            "cache.rule",
+        ),
+    ],
+)
+def test_cache_config__policy_errors_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert key in str(err.value)

@@ -1,0 +1,74 @@
+"""Cache rules: freshness parsing and which rule answers for a key."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.cache_policy import (
+    Freshness,
+    FreshnessMode,
+    ObjectPolicy,
+    PolicyBook,
+    Rule,
+    WriteMode,
+    parse_freshness,
+)
+
+DEFAULTS = ObjectPolicy(Freshness(FreshnessMode.MAX_AGE, 60.0), WriteMode.THROUGH, 8 << 20)
+
+
+def test_parse_freshness__the_three_modes() -> None:
+    assert parse_freshness("immutable").max_age == math.inf
+    assert parse_freshness(" Revalidate ").max_age == 0.0
+    assert parse_freshness("max-age=90").max_age == 90.0
+    assert parse_freshness("max-age=0").max_age == 0.0
+    assert str(parse_freshness("max-age=1.5")) == "max-age=1.5"
+
+
+@pytest.mark.parametrize(
+    "text", ["", "max-age", "max-age=", "max-age=-1", "max-age=nan", "max-age=inf", "forever"]
+)
+def test_parse_freshness__rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_freshness(text)
+
+
+@given(st.floats(min_value=0, max_value=1e9, allow_nan=False))
+def test_parse_freshness__max_age_round_trips(seconds: float) -> None:
+    parsed = parse_freshness(f"max-age={seconds!r}")
+    assert parsed.mode is FreshnessMode.MAX_AGE and parsed.max_age == seconds
+    assert parse_freshness(str(parsed)).max_age == pytest.approx(seconds, rel=1e-5)
+
+
+def test_lookup__each_setting_from_the_longest_prefix_that_sets_it() -> None:
+    book = PolicyBook(
+        DEFAULTS,
+        [
+            Rule("pb", freshness=parse_freshness("max-age=5"), block_size=1 << 20),
+            Rule("pb", "models/", freshness=parse_freshness("immutable")),
+            Rule("pb", "models/live/", write_mode=WriteMode.AROUND),
+        ],
+    )
+    live = book.lookup("pb", "models/live/x")
+    assert live == ObjectPolicy(parse_freshness("immutable"), WriteMode.AROUND, 1 << 20)
+    assert book.lookup("pb", "models/x").freshness.mode is FreshnessMode.IMMUTABLE
+    assert book.lookup("pb", "data/x") == ObjectPolicy(
+        parse_freshness("max-age=5"), WriteMode.THROUGH, 1 << 20
+    )
+    assert book.lookup("other", "models/x") == DEFAULTS
+    assert book.block_size("pb") == 1 << 20
+
+
+@given(
+    st.lists(st.sampled_from(["", "a", "a/", "a/b", "b"]), unique=True),
+    st.text(alphabet="ab/", max_size=6),
+)
+def test_lookup__agrees_with_a_brute_force_longest_match(prefixes: list[str], key: str) -> None:
+    rules = [Rule("pb", p, freshness=Freshness(FreshnessMode.MAX_AGE, len(p))) for p in prefixes]
+    matching = [p for p in prefixes if key.startswith(p)]
+    want = len(max(matching, key=len)) if matching else 60.0
+    assert PolicyBook(DEFAULTS, rules).lookup("pb", key).freshness.max_age == want
