@@ -34,6 +34,11 @@ class SingleFlight(Generic[K, V]):
         """Fetches in flight now."""
         return len(self._flights)
 
+    def running(self, key: K) -> bool:
+        """Whether a fetch of `key` is in flight now."""
+        flight = self._flights.get(key)
+        return flight is not None and not flight.done()
+
     async def run(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
         flight = self._flights.get(key)
         if flight is None or flight.done():

@@ -48,6 +48,8 @@ log = logging.getLogger("pcache.cache")
 SSE_C_HEADER = "x-amz-server-side-encryption-customer-algorithm"
 #: seconds a reader waits for another reader's in-flight vendor GET before fetching itself
 FOLLOW_TIMEOUT = 5.0
+#: ranged readers remembered for read-ahead (oldest forgotten first)
+SEQUENTIAL_TRACKED = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,9 @@ class CacheService:
     write_reserved: int = 0
     written_through: int = 0
     writes_around_for_memory: int = 0
+    #: where each recent ranged reader's last read ended ("<pbucket>\0<key>\0<etag>" -> block)
+    sequential: dict[str, int] = field(default_factory=dict)
+    read_ahead: int = 0  # blocks fetched ahead of sequential readers
 
     def __post_init__(self) -> None:
         self.gate = asyncio.Semaphore(self.settings.max_fetches)
@@ -378,6 +383,8 @@ async def cached_get(
     ids = cache.block_ids(view, ctx.key, info.etag, (s.index for s in slices), size)
     present = sum(bid.hex in cache.filling or cache.store.contains(bid) for bid in ids)
     label = "hit" if present == len(ids) else "miss" if present == 0 else "partial"
+    if byte_range is not None:
+        _read_ahead(cache, view, ctx, info, slices[0].index, slices[-1].index, size)
     body = _body(cache, ctx, view, info, slices, ids, size)
     try:
         # The first block is read before the head goes out, so a vendor failure there is still
@@ -387,6 +394,53 @@ async def cached_get(
         await body.aclose()
         raise
     return info, span, _Chain(first_chunk, body), label
+
+
+def _read_ahead(
+    cache: CacheService,
+    view: BucketView,
+    ctx: RequestContext,
+    info: ObjectInfo,
+    first: int,
+    last: int,
+    block_size: int,
+) -> None:
+    """Ranged readers that walk an object in order (training loaders, s3fs, `aws s3 cp` parts)
+    get the next `fanout` blocks fetched in the background, so their next request is a hit.
+
+    A read is sequential when it starts in, or right after, the last block the previous read of
+    the same object version ended in. Random readers fetch nothing extra."""
+    name = ctx.bucket + "\0" + ctx.key + "\0" + info.etag
+    previous = cache.sequential.pop(name, None)
+    cache.sequential[name] = last
+    while len(cache.sequential) > SEQUENTIAL_TRACKED:
+        del cache.sequential[next(iter(cache.sequential))]  # oldest reader first
+    if previous is None or not previous <= first <= previous + 1:
+        return
+    ahead = range(
+        last + 1, min(last + 1 + cache.settings.fanout, block_count(info.size, block_size))
+    )
+    ids = cache.block_ids(view, ctx.key, info.etag, ahead, block_size)
+    for index, bid in zip(ahead, ids, strict=True):
+        if bid.hex in cache.filling or cache.store.contains(bid) or cache.flights.running(bid.hex):
+            continue
+        cache.read_ahead += 1
+        cache.background(_fetch_quietly(cache, view, ctx.key, info, index, bid, block_size))
+
+
+async def _fetch_quietly(
+    cache: CacheService,
+    view: BucketView,
+    key: str,
+    info: ObjectInfo,
+    index: int,
+    bid: BlockId,
+    block_size: int,
+) -> None:
+    try:
+        await _fetch_block(cache, view, key, info, index, bid, block_size)
+    except Exception as err:  # a guess that failed costs nothing: the real read will retry
+        log.debug("read-ahead of block %d of %s failed: %s", index, key, err)
 
 
 async def _first_read(

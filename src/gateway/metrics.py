@@ -247,6 +247,11 @@ class NodeCollector(Collector):
         writes.add_metric(["no_memory"], float(cache.writes_around_for_memory))
         yield writes
         yield CounterMetricFamily(
+            "pcache_cache_read_ahead_blocks",
+            "Blocks fetched ahead of a reader walking an object in order.",
+            value=float(cache.read_ahead),
+        )
+        yield CounterMetricFamily(
             "pcache_cache_stale_serves",
             "Reads answered from stale metadata because the vendor was unreachable.",
             value=float(cache.stale_serves),

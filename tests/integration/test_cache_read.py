@@ -284,3 +284,22 @@ def test_cache__cold_big_object_streams_its_first_block_then_fetches_in_parallel
     far.reset_counters()
     body, headers = _get(cs3, cbucket, "big")  # every block was stored on the way
     assert body == data and headers["x-pcache-cache"] == "hit" and far.requests == 0
+
+
+def test_cache__sequential_ranged_reads_fetch_the_next_blocks_ahead(
+    cs3: Any, cbucket: str, far: FaultProxy, s3_direct: Any
+) -> None:
+    """A reader walking an object by ranges finds the next blocks already cached."""
+    data = os.urandom(10 * BLOCK)
+    s3_direct.put_object(Bucket=cbucket, Key="seq", Body=data)  # not written through us
+    far.reset_counters()
+
+    def block(i: int, count: int = 1) -> tuple[bytes, dict[str, str]]:
+        return _get(cs3, cbucket, "seq", Range=f"bytes={i * BLOCK}-{(i + count) * BLOCK - 1}")
+
+    assert block(0)[0] == data[:BLOCK]
+    assert far.requests == 2  # HEAD + block 0: one read says nothing about order yet
+    assert block(1)[0] == data[BLOCK : 2 * BLOCK]
+    until(lambda: far.requests == 2 + 1 + 4)  # block 1, then blocks 2..5 ahead (fanout 4)
+    body, headers = block(2, 4)
+    assert body == data[2 * BLOCK : 6 * BLOCK] and headers["x-pcache-cache"] == "hit"
