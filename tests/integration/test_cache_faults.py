@@ -30,6 +30,7 @@ from tests.rig.gateway import GatewayProcess
 from tests.rig.iam import IamRig, error_code, until
 from tests.rig.proxy import FaultProxy
 from tests.rig.seaweed import SeaweedServer
+from tests.rig.tmpfs import mounted_tmpfs
 
 MIB = 1024 * 1024
 FILE = HEADER_SIZE + BLOCK  # one full block's file on disk
@@ -219,19 +220,8 @@ def test_crash__kill9_mid_fill_leaves_only_verified_blocks_and_restart_refills(
 
 @pytest.fixture
 def tmpfs16(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "tmpfs16"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", os.fspath(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a 16 MiB tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "tmpfs16", "16m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", os.fspath(mount)], check=False)
 
 
 def test_tier_full__tmpfs_fills_before_capacity_and_every_get_is_still_exact(

@@ -13,6 +13,7 @@ import pytest
 
 from cache.block_file import HEADER_SIZE, PAYLOAD_OFFSET, TMP_DIR, block_path, write_block
 from cache.tier import Move, Tier, TierOptions, VerifyReads
+from tests.rig.tmpfs import mounted_tmpfs
 from tests.unit.cache._helpers import (
     FakeClock,
     FlakyOpener,
@@ -172,19 +173,8 @@ def tier_files_empty(root: Path) -> bool:
 @pytest.fixture
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A private 4 MiB tmpfs (FLT-11 in miniature); skipped where mounting is not allowed."""
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", os.fspath(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "tmpfs", "4m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", os.fspath(mount)], check=False)
 
 
 def test_tier_put__watermark_evicts_to_keep_free_space(small_tmpfs: Path) -> None:

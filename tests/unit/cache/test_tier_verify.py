@@ -5,7 +5,6 @@ memory-backed tier, where the inline sendfile path needs it (CAC-09)."""
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from cache.block_file import PAYLOAD_OFFSET, block_path
 from cache.store import StoreSettings, TierSettings
 from cache.tier import Deferred, Tier, TierOpen, VerifyReads
+from tests.rig.tmpfs import mounted_tmpfs
 from tests.unit.cache._helpers import block, payload
 
 KIB = 1024
@@ -47,19 +47,8 @@ def _open(tier: Tier, n: int, *, check_allowed: bool = True) -> TierOpen | Defer
 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", os.fspath(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "tmpfs", "4m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", os.fspath(mount)], check=False)
 
 
 def test_verify_reads__the_store_default_checks_disk_hits_every_time() -> None:

@@ -4,7 +4,6 @@ system stops short of filling it, with no option set."""
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from cache.block_file import HEADER_SIZE, TMP_DIR
 from cache.tier import DEFAULT_MIN_FREE_RATIO, Tier, TierOptions
+from tests.rig.tmpfs import mounted_tmpfs
 from tests.unit.cache._helpers import block, payload
 
 KIB = 1024
@@ -19,19 +19,8 @@ KIB = 1024
 
 @pytest.fixture
 def tmpfs_4m(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", os.fspath(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "tmpfs", "4m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", os.fspath(mount)], check=False)
 
 
 def _free(path: Path) -> int:
