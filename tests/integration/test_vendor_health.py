@@ -58,6 +58,7 @@ retries = {RETRIES}
 
 [cache]
 block_size = 65536
+write_mode = "around"  # objects PUT here must still be uncached when the vendor hangs
 
 [[cache.tier]]
 name = "t"
