@@ -205,6 +205,9 @@ capacity = {big_size + 512 * MIB}
         # The same bytes for nginx and for PCache.
         source = fast / "www" / "big.bin"
         source.parent.mkdir()
+        # nginx's workers drop root: they must be able to walk into the private temp dir.
+        for directory in (fast, source.parent):
+            directory.chmod(0o755)
         with source.open("wb") as out:
             for _ in range(big_size // MIB):
                 out.write(os.urandom(MIB))
