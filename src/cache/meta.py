@@ -24,7 +24,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio
@@ -45,6 +45,9 @@ class MetaEntry:
     document: dict[str, Any] | None
     #: wall-clock seconds when the vendor was last asked
     fetched_at: float
+    #: what the caller derived from `document` (its parsed form, block ids), kept with the entry
+    #: so a hot object is decoded once per entry, not once per request
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class MetaCache:

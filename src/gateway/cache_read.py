@@ -159,6 +159,15 @@ def info_from_doc(doc: dict[str, Any]) -> ObjectInfo:
     return ObjectInfo(**values)
 
 
+def _info_of(entry: MetaEntry) -> ObjectInfo:
+    """The entry's document as ObjectInfo, decoded once per entry."""
+    info = entry.memo.get("info")
+    if info is None:
+        assert entry.document is not None
+        info = entry.memo["info"] = info_from_doc(entry.document)
+    return info
+
+
 async def _metadata(
     cache: CacheService,
     ctx: RequestContext,
@@ -173,7 +182,7 @@ async def _metadata(
     if entry is not None and wall - entry.fetched_at <= max_age:
         if entry.document is None:
             raise S3Error("NoSuchKey", fields={"Key": ctx.key})
-        return info_from_doc(entry.document)
+        return _info_of(entry)
     known = entry.document if entry is not None else None
     try:
         if known is not None:
@@ -380,7 +389,7 @@ async def cached_get(
         return info, span, _empty(), "hit"
     size = policy.block_size
     slices = blocks_for_range(info.size, size, first, last)
-    ids = cache.block_ids(view, ctx.key, info.etag, (s.index for s in slices), size)
+    ids = _ids_for(cache, view, ctx.key, info, entry, slices, size)
     present = sum(bid.hex in cache.filling or cache.store.contains(bid) for bid in ids)
     label = "hit" if present == len(ids) else "miss" if present == 0 else "partial"
     if byte_range is not None:
@@ -394,6 +403,37 @@ async def cached_get(
         await body.aclose()
         raise
     return info, span, _Chain(first_chunk, body), label
+
+
+#: objects with at most this many blocks keep their block ids with their metadata entry
+_MEMO_BLOCKS = 1024
+
+
+def _ids_for(
+    cache: CacheService,
+    view: BucketView,
+    key: str,
+    info: ObjectInfo,
+    entry: MetaEntry | None,
+    slices: list[Slice],
+    size: int,
+) -> list[BlockId]:
+    """Block ids of `slices`; for an entry describing this version, hashed once per entry."""
+    count = block_count(info.size, size)
+    document = entry.document if entry is not None else None
+    if (
+        entry is None
+        or document is None
+        or document.get("etag") != info.etag
+        or count > _MEMO_BLOCKS
+    ):
+        return cache.block_ids(view, key, info.etag, (s.index for s in slices), size)
+    names = view.block_names(key)
+    memo_key = ("ids", names, size)
+    every = entry.memo.get(memo_key)
+    if every is None:
+        every = entry.memo[memo_key] = cache.block_ids(view, key, info.etag, range(count), size)
+    return [every[s.index] for s in slices]
 
 
 def _read_ahead(

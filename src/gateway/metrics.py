@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -147,14 +148,49 @@ def observe_request(
 ) -> None:
     """Count one finished S3 request (`op` is the Operation name, `-` when none was found)."""
     bucket = _pbucket_label(pbucket, status)
-    REQUESTS.labels(op, _status_class(status), bucket).inc()
-    REQUEST_SECONDS.labels(op).observe(max(seconds, 0.0))
+    key = (op, _status_class(status), bucket, cache_label)
+    series = _SERIES.get(key)
+    if series is None:
+        series = _series(*key)
+    series.requests.inc()
+    series.seconds.observe(max(seconds, 0.0))
     if bytes > 0:
-        RESPONSE_BYTES.labels(op, bucket).inc(bytes)
-    if cache_label in CACHE_RESULTS:
-        CACHE_REQUESTS.labels(cache_label, bucket).inc()
+        series.response_bytes.inc(bytes)
+    if series.cache_requests is not None and series.cache_bytes is not None:
+        series.cache_requests.inc()
         if bytes > 0:
-            CACHE_BYTES.labels(cache_label, bucket).inc(bytes)
+            series.cache_bytes.inc(bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Series:
+    """The labelled children one kind of request updates: looking them up by label values
+    costs more than the increments themselves, so they are kept per label combination."""
+
+    requests: Any
+    seconds: Any
+    response_bytes: Any
+    cache_requests: Any
+    cache_bytes: Any
+
+
+_SERIES: dict[tuple[str, str, str, str | None], _Series] = {}
+_MAX_SERIES = 10_000  # label values are bounded (see _pbucket_label); this is a backstop
+
+
+def _series(op: str, status_class: str, bucket: str, cache_label: str | None) -> _Series:
+    if len(_SERIES) >= _MAX_SERIES:
+        _SERIES.clear()
+    cached = cache_label in CACHE_RESULTS
+    series = _Series(
+        REQUESTS.labels(op, status_class, bucket),
+        REQUEST_SECONDS.labels(op),
+        RESPONSE_BYTES.labels(op, bucket),
+        CACHE_REQUESTS.labels(cache_label, bucket) if cached else None,
+        CACHE_BYTES.labels(cache_label, bucket) if cached else None,
+    )
+    _SERIES[(op, status_class, bucket, cache_label)] = series
+    return series
 
 
 # --- scrape-time state ----------------------------------------------------------------------
