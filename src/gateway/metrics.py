@@ -13,7 +13,8 @@ global one, so tests read exactly what a scrape shows):
   demotions, checksum failures, I/O errors, in service), `pcache_singleflight_runs_total` /
   `pcache_singleflight_joins_total`, the IAM snapshot's version and age, and per S3 vendor
   `pcache_vendor_circuit_state{vendor, state}` (1 for the breaker's current state) and
-  `pcache_vendor_{attempts,retries,retries_refused,breaker_refused}_total{vendor}`.
+  `pcache_vendor_{attempts,retries,retries_refused,breaker_refused}_total{vendor}` and
+  `pcache_vendor_request_seconds{vendor, operation}` (time to the answer's head, per attempt).
 
 Labels carry names only: an Operation name, a status class, a PBucket name, a tier name. No
 key, no credential, no path, no environment value ever becomes a label or a value.
@@ -36,7 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from gateway.context import SERVICES
@@ -322,6 +328,19 @@ def _vendor_metrics(vendors: Mapping[str, Upstream]) -> Iterable[Metric]:
         for name, vendor in guarded.items():
             counter.add_metric([name], float(vendor.stats()[field]))
         yield counter
+    latency = HistogramMetricFamily(
+        "pcache_vendor_request_seconds",
+        "Seconds from sending a vendor request to its answer's head, per attempt.",
+        labels=["vendor", "operation"],
+    )
+    for name, vendor in guarded.items():
+        for operation, histogram in sorted(vendor.latency.by_operation.items()):
+            latency.add_metric(
+                [name, operation],
+                [(le, float(n)) for le, n in histogram.cumulative()],
+                sum_value=histogram.total,
+            )
+    yield latency
 
 
 def _iam_metrics(iam: IamView) -> Iterable[Metric]:

@@ -32,6 +32,7 @@ from typing import Any
 
 from router.breaker import BreakerSettings, BreakerState, CircuitBreaker
 from router.errors import CircuitOpen, RouterError, VendorUnavailable
+from router.latency import LatencyStats
 from router.retry import RetryBudget, RetrySettings, backoff
 from router.upstream import Upstream
 
@@ -119,6 +120,8 @@ class GuardedUpstream(Upstream):
         self.budget = RetryBudget(self.settings.retry, clock=clock)
         self.attempts = 0  # vendor calls actually made (first attempts and retries)
         self.refused = 0  # calls answered by the open breaker alone
+        self.latency = LatencyStats()  # per attempt that reached the vendor, by operation
+        self._clock = clock
         self._rng = rng
         self._sleep = sleep
         for operation in READS | WRITES:
@@ -153,9 +156,11 @@ class GuardedUpstream(Upstream):
                     f"{operation}: circuit open", retry_after=self.breaker.retry_after()
                 )
             self.attempts += 1
+            started = self._clock()
             try:
                 result = await call(*args, **kwargs)
             except VendorUnavailable as exc:
+                self.latency.observe(operation, self._clock() - started)
                 (self.breaker.failure if is_failure(exc) else self.breaker.success)(ticket)
                 attempt += 1
                 if not (attempt <= retries and is_retryable(exc)):
@@ -174,11 +179,13 @@ class GuardedUpstream(Upstream):
                 await self._sleep(delay)
                 continue
             except RouterError:
+                self.latency.observe(operation, self._clock() - started)
                 self.breaker.success(ticket)  # the vendor answered (a 4xx, a 304 ...)
                 raise
             except BaseException:
                 self.breaker.abandon(ticket)
                 raise
+            self.latency.observe(operation, self._clock() - started)
             self.breaker.success(ticket)
             return result
 

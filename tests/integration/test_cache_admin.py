@@ -131,6 +131,10 @@ def test_metrics_and_status__misses_then_hits(
     # single-flight counters are only required to be exported here.
     assert ("pcache_singleflight_runs_total", frozenset()) in samples
     assert _sample(samples, "pcache_iam_snapshot_version") >= 1
+    # The two misses were one vendor GET each (plus the PUTs): timed per vendor and operation.
+    vendor_gets = {"vendor": "far", "operation": "get_object"}
+    assert _sample(samples, "pcache_vendor_request_seconds_count", **vendor_gets) >= 2
+    assert _sample(samples, "pcache_vendor_request_seconds_bucket", le="+Inf", **vendor_gets) >= 2
 
     status = root.ok("GET", "/admin/v1/cache")
     assert status["enabled"] is True and status["block_size"] == BLOCK and status["max_age"] == 600

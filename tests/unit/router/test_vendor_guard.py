@@ -184,3 +184,47 @@ async def test_cancellation__is_not_a_failure() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert g.breaker.allow() is not None  # the probe slot is free again
+
+
+class Slow(Upstream):
+    """Takes `delays` seconds of the fake clock per call, in turn; fails where asked."""
+
+    name = "slow"
+
+    def __init__(self, clock: Clock, *delays: tuple[float, Exception | None]) -> None:
+        self.clock, self.delays = clock, list(delays)
+
+    async def head_object(self, bucket: str, key: str, **_: Any) -> Any:
+        seconds, error = self.delays.pop(0)
+        self.clock.now += seconds
+        if error is not None:
+            raise error
+        return "info"
+
+
+async def test_latency__every_attempt_is_timed_per_operation() -> None:
+    clock = Clock()
+    settings = GuardedUpstream(Scripted()).settings
+    inner = Slow(clock, (0.004, down(503)), (0.2, None), (0.0005, NoSuchKey()))
+    g = GuardedUpstream(inner, settings, clock=clock, rng=lambda: 1.0, sleep=_no_sleep)
+    assert await g.head_object("b", "k") == "info"  # a retried 503 (4 ms), then 200 ms
+    with pytest.raises(UpstreamError):
+        await g.head_object("b", "k")  # a 404 answer is latency too
+    histogram = g.latency.by_operation["head_object"]
+    assert sum(histogram.counts) == 3
+    assert histogram.total == pytest.approx(0.2045)
+    cumulative = dict(histogram.cumulative())
+    assert (cumulative["0.001"], cumulative["0.005"], cumulative["0.25"], cumulative["+Inf"]) == (
+        1,
+        2,
+        3,
+        3,
+    )
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
+
+
+def NoSuchKey() -> UpstreamError:
+    return UpstreamError("NoSuchKey", 404)
