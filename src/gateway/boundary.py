@@ -19,6 +19,7 @@ from router.errors import (
     UpstreamError,
     VendorUnavailable,
 )
+from ttl.errors import LifecycleError
 
 __all__ = ["to_s3_error"]
 
@@ -41,6 +42,8 @@ def to_s3_error(exc: BaseException) -> S3Error | None:
         return exc
     if isinstance(exc, AuthError):
         return S3Error(exc.code, exc.message, status=exc.status, fields=exc.extra)
+    if isinstance(exc, LifecycleError):  # AWS's code and message for a refused configuration
+        return S3Error(exc.code, exc.message)
     if isinstance(exc, NotModified):
         return S3Error("NotModified", headers=_info_headers(exc))
     if isinstance(exc, UpstreamError):

@@ -196,6 +196,7 @@ _BUCKET_GET: dict[str, Operation] = {
     "versions": Operation.ListObjectVersions,
     "versioning": Operation.GetBucketVersioning,
     "policy": Operation.GetBucketPolicy,
+    "lifecycle": Operation.GetBucketLifecycleConfiguration,
 }
 
 
@@ -213,10 +214,15 @@ def _bucket_op(method: str, query: Mapping[str, str]) -> tuple[Operation, str | 
         return Operation.CreateBucket, None
     elif method == "PUT" and sub == "policy":
         return Operation.PutBucketPolicy, None
+    elif method == "PUT" and sub == "lifecycle":
+        # PutBucketLifecycle (V1) shares the URI; both body forms are parsed as one document.
+        return Operation.PutBucketLifecycleConfiguration, None
     elif method == "DELETE" and sub is None:
         return Operation.DeleteBucket, None
     elif method == "DELETE" and sub == "policy":
         return Operation.DeleteBucketPolicy, None
+    elif method == "DELETE" and sub == "lifecycle":
+        return Operation.DeleteBucketLifecycle, None
     elif method == "POST" and sub == "delete":
         return Operation.DeleteObjects, None
     elif method not in ("GET", "HEAD", "PUT", "DELETE", "POST"):

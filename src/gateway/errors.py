@@ -130,6 +130,7 @@ ERRORS: Mapping[str, ErrorSpec] = {
     "MalformedPolicy": ErrorSpec(400, "Policies must be valid JSON and the first byte must be '{'"),
     "PolicyTooLarge": ErrorSpec(400, "Policies must be at most 20 KiB."),
     "NoSuchBucketPolicy": ErrorSpec(404, "The bucket policy does not exist"),
+    "NoSuchLifecycleConfiguration": ErrorSpec(404, "The lifecycle configuration does not exist"),
 }
 
 

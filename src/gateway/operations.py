@@ -31,6 +31,9 @@ class Operation(Enum):
     GetBucketPolicy = "GetBucketPolicy"
     PutBucketPolicy = "PutBucketPolicy"
     DeleteBucketPolicy = "DeleteBucketPolicy"
+    GetBucketLifecycleConfiguration = "GetBucketLifecycleConfiguration"
+    PutBucketLifecycleConfiguration = "PutBucketLifecycleConfiguration"
+    DeleteBucketLifecycle = "DeleteBucketLifecycle"
     DeleteObjects = "DeleteObjects"
     GetObject = "GetObject"
     HeadObject = "HeadObject"
@@ -71,6 +74,16 @@ _TABLE: dict[Operation, tuple[str, ResourceKind]] = {
     Operation.GetBucketPolicy: ("s3:GetBucketPolicy", ResourceKind.BUCKET),
     Operation.PutBucketPolicy: ("s3:PutBucketPolicy", ResourceKind.BUCKET),
     Operation.DeleteBucketPolicy: ("s3:DeleteBucketPolicy", ResourceKind.BUCKET),
+    Operation.GetBucketLifecycleConfiguration: (
+        "s3:GetLifecycleConfiguration",
+        ResourceKind.BUCKET,
+    ),
+    Operation.PutBucketLifecycleConfiguration: (
+        "s3:PutLifecycleConfiguration",
+        ResourceKind.BUCKET,
+    ),
+    # AWS has no s3:DeleteLifecycleConfiguration: removing the rules is putting none.
+    Operation.DeleteBucketLifecycle: ("s3:PutLifecycleConfiguration", ResourceKind.BUCKET),
     Operation.DeleteObjects: ("s3:DeleteObject", ResourceKind.BUCKET),
     Operation.GetObject: ("s3:GetObject", ResourceKind.OBJECT),
     Operation.HeadObject: ("s3:GetObject", ResourceKind.OBJECT),

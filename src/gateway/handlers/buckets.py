@@ -7,6 +7,7 @@ from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.results import Empty, Result, Xml
 from gateway.s3xml import Doc, iso8601, parse_create_bucket
+from ttl.store import LifecycleStore
 
 __all__ = [
     "create_bucket",
@@ -82,6 +83,8 @@ async def delete_bucket(ctx: RequestContext) -> Result:
     # A bucket created later under the same name must not inherit this one's grants.
     if await ctx.services.iam.store.delete_bucket_policy(ctx.bucket):
         await ctx.services.iam.refresh()
+    # Nor its lifecycle rules (which would expire the new bucket's objects).
+    await LifecycleStore(ctx.services.router.redis).delete(ctx.bucket)
     return Empty(status=204)
 
 

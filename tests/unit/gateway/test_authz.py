@@ -60,6 +60,17 @@ def test_needs__s3_action_mapping() -> None:
     ]
 
 
+def test_needs__lifecycle_actions_as_aws_names_them() -> None:
+    # AWS has no delete action for lifecycle: DeleteBucketLifecycle needs the PUT permission.
+    assert _needs("GET", "/bkt", "lifecycle") == [
+        Need("s3:GetLifecycleConfiguration", "arn:aws:s3:::bkt", "bkt")
+    ]
+    for method in ("PUT", "DELETE"):
+        assert _needs(method, "/bkt", "lifecycle") == [
+            Need("s3:PutLifecycleConfiguration", "arn:aws:s3:::bkt", "bkt")
+        ]
+
+
 def test_needs__copy_tags_only_count_when_replaced() -> None:
     keep = _needs("PUT", "/bkt/k", **{"x-amz-copy-source": "/bkt/s", "x-amz-tagging": "a=b"})
     assert "s3:PutObjectTagging" not in [n.action for n in keep]
