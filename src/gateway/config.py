@@ -78,6 +78,8 @@ class Config:
     #: private networks / HOST:PORT pairs vendor endpoints may be at (SSRF guard)
     vendor_allowlist: Allowlist = field(default_factory=Allowlist)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    #: `replicate` PBuckets read first from targets with this region label
+    region_affinity: str | None = None
 
 
 _TOP = {"node", "redis", "vendors", "buckets", "pbuckets", "iam", "cache"}
@@ -93,6 +95,7 @@ _NODE = {
     "log_level",
     "shutdown_timeout",
     "vendor_allowlist",
+    "region_affinity",
 }
 
 
@@ -197,6 +200,7 @@ def load_config(
         pbuckets=parse_pbuckets(doc.get("pbuckets", []), vendors),
         shutdown_timeout=_num(node, "shutdown_timeout", "node", 30.0),
         vendor_allowlist=allowlist,
+        region_affinity=_str(node, "region_affinity", "node"),
         **_iam(_table(doc, "iam", "iam")),
         cache=_cache(_table(doc, "cache", "cache"), ddir),
     )

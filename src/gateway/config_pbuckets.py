@@ -8,7 +8,8 @@ Two forms. The single-target shorthand:
     bucket = "photos-prod"    # default: the PBucket name
     prefix = "tenant/"        # default: ""
 
-and the target list, for any policy (`single` takes exactly one target):
+and the target list, for any policy (`single` takes exactly one target; `replicate` takes
+`write_quorum`, 1..len(targets), default all):
 
     [[pbuckets]]
     name = "logs"
@@ -31,7 +32,7 @@ from router.views import POLICIES
 
 __all__ = ["PBucketConfig", "PBucketTargetConfig", "parse_pbuckets"]
 
-_PBUCKET_KEYS = {"name", "policy", "vendor", "bucket", "prefix", "targets"}
+_PBUCKET_KEYS = {"name", "policy", "vendor", "bucket", "prefix", "targets", "write_quorum"}
 _SHORTHAND_KEYS = ("vendor", "bucket", "prefix")
 _TARGET_KEYS = {"vendor", "bucket", "prefix", "weight", "region"}
 
@@ -50,6 +51,8 @@ class PBucketConfig:
     name: str
     targets: tuple[PBucketTargetConfig, ...]
     policy: str = "single"
+    #: `replicate`: acknowledgements a write needs (None: every target)
+    write_quorum: int | None = None
 
     # The first target, for code written when a PBucket had exactly one.
     @property
@@ -165,7 +168,21 @@ def _pbucket(item: Any, path: str, vendors: Collection[str]) -> PBucketConfig:
         )
     if policy == "single" and len(targets) != 1:
         raise ConfigError(f"{path}.targets", "policy 'single' takes exactly one target")
-    return PBucketConfig(name=name, targets=targets, policy=policy)
+    quorum = _write_quorum(item, path, policy, len(targets))
+    return PBucketConfig(name=name, targets=targets, policy=policy, write_quorum=quorum)
+
+
+def _write_quorum(item: dict[str, Any], path: str, policy: str, targets: int) -> int | None:
+    if "write_quorum" not in item:
+        return None
+    value = item["write_quorum"]
+    if policy != "replicate":
+        raise ConfigError(f"{path}.write_quorum", "only applies to policy 'replicate'")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= targets:
+        raise ConfigError(
+            f"{path}.write_quorum", f"must be an integer from 1 to {targets}, got {value!r}"
+        )
+    return value
 
 
 def parse_pbuckets(items: Any, vendors: Collection[str]) -> tuple[PBucketConfig, ...]:

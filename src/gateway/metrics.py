@@ -227,11 +227,13 @@ class NodeCollector(Collector):
         iam: Callable[[], IamView | None] = lambda: None,
         tier_names: Sequence[str] = (),
         vendors: Callable[[], Mapping[str, Upstream]] = lambda: {},
+        repairs: Callable[[], Mapping[str, Mapping[str, int]]] = lambda: {},
     ) -> None:
         self._cache = cache
         self._iam = iam
         self._names = tuple(tier_names)
         self._vendors = vendors
+        self._repairs = repairs
 
     def describe(self) -> Iterable[Metric]:
         return ()  # dynamic: nothing to check at registration
@@ -247,6 +249,7 @@ class NodeCollector(Collector):
         if iam is not None:
             yield from _iam_metrics(iam)
         yield from _vendor_metrics(self._vendors())
+        yield from _repair_metrics(self._repairs())
 
     def _cache_metrics(self, cache: CacheService) -> Iterable[Metric]:
         stats = cache.store.stats()
@@ -395,6 +398,26 @@ async def serve_metrics(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _repair_metrics(stats: Mapping[str, Mapping[str, int]]) -> Iterable[Metric]:
+    """`replicate` repair queues, as the node's repair worker last saw them."""
+    queued = GaugeMetricFamily(
+        "pcache_replicate_repair_queue",
+        "Entries in the PBucket's repair stream at the repair worker's last scan (every 5 s).",
+        labels=["pbucket"],
+    )
+    repairs = CounterMetricFamily(
+        "pcache_replicate_repairs",
+        "Repair attempts by this node: done, failed (retried later), superseded, dropped.",
+        labels=["pbucket", "outcome"],
+    )
+    for pbucket, row in sorted(stats.items()):
+        queued.add_metric([pbucket], float(row.get("queued", 0)))
+        for outcome in ("done", "failed", "superseded", "dropped"):
+            repairs.add_metric([pbucket, outcome], float(row.get(outcome, 0)))
+    yield queued
+    yield repairs
+
+
 def add_metrics_route(app: web.Application, tiers: Sequence[str] = ()) -> None:
     """`GET /metrics` on the node's listener, scraping the services in `app` (set before)."""
     services = app[SERVICES]
@@ -405,6 +428,7 @@ def add_metrics_route(app: web.Application, tiers: Sequence[str] = ()) -> None:
             lambda: services.iam,
             tiers,
             vendors=lambda: services.router.vendors,
+            repairs=lambda: services.router.replicas.repair_stats,
         )
     )
     app.router.add_get("/metrics", serve_metrics)

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
+import socket
 import ssl
 import sys
 import time
@@ -30,6 +32,7 @@ from cache.tier import TierOptions, VerifyReads
 from gateway import redact
 from gateway.admin import add_admin_routes
 from gateway.admin.cache_admin import follow_purges
+from gateway.api_vendors import API_VENDORS, ApiVendors, sealer
 from gateway.cache_policy import ObjectPolicy, PolicyBook
 from gateway.cache_read import CacheService, CacheSettings
 from gateway.config import Config, PBucketConfig, TierConfig
@@ -42,6 +45,8 @@ from gateway.vendors import build_vendor
 from gateway.warm_jobs import add_warm_jobs
 from router.pbucket import PBucket, TargetSpec
 from router.registry import Router, RouterSettings
+from router.repair import RepairSettings, RepairWorker
+from router.vendor_store import VendorStore
 
 __all__ = ["Node", "run"]
 
@@ -57,7 +62,13 @@ def _declared(p: PBucketConfig, region: str) -> PBucket:
         TargetSpec(t.vendor, t.bucket, t.prefix, weight=t.weight, region=t.region)
         for t in p.targets
     )
-    return PBucket(name=p.name, targets=targets, policy=p.policy, region=region)
+    return PBucket(
+        name=p.name,
+        targets=targets,
+        policy=p.policy,
+        region=region,
+        write_quorum=p.write_quorum,
+    )
 
 
 def _master_key(cfg: Config) -> bytes:
@@ -76,6 +87,8 @@ class Node:
     redis: Redis | None = None
     router: Router | None = None
     iam: IamView | None = None
+    repair: RepairWorker | None = None
+    api_vendors: ApiVendors | None = None
     meta: MetaCache | None = None
     runner: web.AppRunner | None = None
     endpoints: list[str] = field(default_factory=list)
@@ -90,7 +103,8 @@ class Node:
             url = self.embedded.url
         self.redis = Redis.from_url(url)
         await self.redis.ping()
-        store = IamStore(self.redis, SecretBox(_master_key(cfg)))
+        box = SecretBox(_master_key(cfg))
+        store = IamStore(self.redis, box)
         await self._root_credentials(store)
         self.iam = IamView(store, self.redis, max_stale=cfg.iam_max_stale)
         await self.iam.start()
@@ -107,9 +121,20 @@ class Node:
                 default_vendor=cfg.default_vendor,
                 bucket_template=cfg.bucket_template,
                 region=cfg.region,
+                region_affinity=cfg.region_affinity,
             ),
         )
+        # Vendors added through the admin API: built now, rebuilt on every change message.
+        self.api_vendors = ApiVendors(
+            VendorStore(self.redis, sealer(box)), self.router, cfg.vendor_allowlist, cfg.vendors
+        )
+        await self.api_vendors.sync()
+        await self.router.start(self.api_vendors.sync)
         await self.router.apply_declared([_declared(p, cfg.region) for p in cfg.pbuckets])
+        # Replays writes that `replicate` targets missed (router/repair.py).
+        consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.repair = RepairWorker(self.router, RepairSettings(consumer=consumer))
+        await self.repair.start()
         settings = GatewaySettings(
             region=cfg.region,
             domain=cfg.domain,
@@ -152,6 +177,8 @@ class Node:
     async def _listen(self, services: Services) -> None:
         app = web.Application(handler_args={"access_log": None})
         app[SERVICES] = services
+        assert self.api_vendors is not None
+        app[API_VENDORS] = self.api_vendors
         app.router.add_get("/healthz", _healthz)
         app.router.add_get("/readyz", _readyz)
         add_metrics_route(app, [t.name for t in self.cfg.cache.tiers])
@@ -215,8 +242,12 @@ class Node:
             await self.meta.stop()
         if self.iam is not None:
             await self.iam.stop()
+        if self.repair is not None:
+            await self.repair.stop()
         if self.router is not None:
             await self.router.close()
+        if self.api_vendors is not None:
+            await self.api_vendors.close()
         if self.redis is not None:
             await self.redis.aclose()
         if self.embedded is not None:

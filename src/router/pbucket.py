@@ -66,6 +66,8 @@ class PBucket:
     owner: str = "root"
     region: str = "us-east-1"
     managed_by: str = "api"
+    #: `replicate`: acknowledgements a write needs (None: every target)
+    write_quorum: int | None = None
 
     def to_json(self) -> str:
         doc: dict[str, Any] = asdict(self)
@@ -83,6 +85,7 @@ class PBucket:
             owner=doc.get("owner", "root"),
             region=doc.get("region", "us-east-1"),
             managed_by=doc.get("managed_by", "api"),
+            write_quorum=doc.get("write_quorum"),
         )
 
 
