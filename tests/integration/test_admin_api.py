@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from gateway.admin.app import ENDPOINTS
 from tests.rig.gateway import GatewayProcess
+from tests.rig.seaweed import SeaweedServer
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -232,7 +233,11 @@ def _log_lines(gateway: GatewayProcess) -> dict[str, list[tuple[str, int]]]:
 
 
 def test_admin__tour_of_every_endpoint(
-    gateway: GatewayProcess, root: AdminApi, bucket: str
+    gateway: GatewayProcess,
+    root: AdminApi,
+    bucket: str,
+    seaweed: SeaweedServer,
+    vendor_bucket: str,
 ) -> None:
     """Every endpoint once, as root, in an order where each succeeds; then the access log has
     exactly one line per call naming its admin action."""
@@ -323,6 +328,21 @@ def test_admin__tour_of_every_endpoint(
     step("PutBucketPolicy", "PUT", f"/admin/v1/pbuckets/{bucket}/policy", bucket_doc, 204)
     assert step("GetBucketPolicy", "GET", f"/admin/v1/pbuckets/{bucket}/policy") == bucket_doc
     step("DeleteBucketPolicy", "DELETE", f"/admin/v1/pbuckets/{bucket}/policy", status=204)
+    rules = {
+        "Rules": [
+            {
+                "ID": "logs",
+                "Status": "Enabled",
+                "Filter": {"Prefix": "logs/"},
+                "Expiration": {"Days": 30},
+            }
+        ]
+    }
+    lifecycle = f"/admin/v1/pbuckets/{bucket}/lifecycle"
+    stored = step("PutBucketLifecycle", "PUT", lifecycle, rules)
+    assert stored["Rules"][0]["Expiration"] == {"Days": 30}
+    assert step("GetBucketLifecycle", "GET", lifecycle)["Rules"] == stored["Rules"]
+    step("DeleteBucketLifecycle", "DELETE", lifecycle, status=204)
     assert step("GetCacheStatus", "GET", "/admin/v1/cache")["enabled"] is True
     purge = {"pbucket": bucket, "key": "never-cached"}
     assert step("PurgeCache", "POST", "/admin/v1/cache/purge", purge) == {"objects": 0, "blocks": 0}
@@ -334,6 +354,33 @@ def test_admin__tour_of_every_endpoint(
     assert step("CancelWarmJob", "DELETE", job)["state"] in ("cancelled", "done")
     step("DeletePolicy", "DELETE", f"/admin/v1/policies/{p}", status=204)
     step("DeleteUser", "DELETE", f"/admin/v1/users/{u}", status=204)
+
+    v, pb = uid("tour-v"), uid("tour-pb")
+    vendor = {
+        "name": v,
+        "endpoint": seaweed.endpoint,
+        "access_key": seaweed.access_key,
+        "secret_key": seaweed.secret_key,
+    }
+    assert step("CreateVendor", "POST", "/admin/v1/vendors", vendor, 201)["managed_by"] == "api"
+    assert v in [i["name"] for i in step("ListVendors", "GET", "/admin/v1/vendors")["items"]]
+    assert step("GetVendor", "GET", f"/admin/v1/vendors/{v}")["endpoint"] == seaweed.endpoint
+    patched_v = step("UpdateVendor", "PATCH", f"/admin/v1/vendors/{v}", {"read_timeout": 20})
+    assert patched_v["read_timeout"] == 20
+    put_v = {"endpoint": seaweed.endpoint, "access_key": seaweed.access_key, "retries": 1}
+    assert step("UpdateVendor", "PUT", f"/admin/v1/vendors/{v}", put_v)["read_timeout"] == 60
+    target = {"vendor": v, "bucket": vendor_bucket}
+    created_pb = step(
+        "CreatePBucket", "POST", "/admin/v1/pbuckets", {"name": pb, "targets": [target]}, 201
+    )
+    assert created_pb["policy"] == "single"
+    assert pb in [i["name"] for i in step("ListPBuckets", "GET", "/admin/v1/pbuckets")["items"]]
+    assert step("GetPBucket", "GET", f"/admin/v1/pbuckets/{pb}")["targets"][0]["vendor"] == v
+    two = [{**target, "prefix": "a/"}, {**target, "prefix": "b/", "weight": 2}]
+    balanced = {"policy": "balance", "targets": two}
+    assert step("UpdatePBucket", "PUT", f"/admin/v1/pbuckets/{pb}", balanced)["policy"] == "balance"
+    step("DeletePBucket", "DELETE", f"/admin/v1/pbuckets/{pb}", status=204)
+    step("DeleteVendor", "DELETE", f"/admin/v1/vendors/{v}", status=204)
 
     spec_actions = {
         op["x-pcache-action"]
@@ -793,3 +840,34 @@ def test_admin__virtual_host_admin_path_is_an_object_key(
     assert reply.status == 200, reply.raw
     got = s3.get_object(Bucket=bucket, Key="admin/v1/users")["Body"].read()
     assert hashlib.sha256(got).digest() == hashlib.sha256(body).digest()
+
+
+def test_lifecycle__admin_json_and_s3_xml_are_one_model(
+    root: AdminApi, s3: Any, bucket: str
+) -> None:
+    """Rules set through the admin API are what S3 GetBucketLifecycleConfiguration shows, and
+    the admin API refuses what S3 refuses, with AWS's code."""
+    rules = {
+        "Rules": [
+            {
+                "ID": "tmp",
+                "Status": "Enabled",
+                "Filter": {"And": {"Prefix": "tmp/", "Tags": [{"Key": "k", "Value": "v"}]}},
+                "Expiration": {"Days": 7},
+            }
+        ]
+    }
+    path = f"/admin/v1/pbuckets/{bucket}/lifecycle"
+    assert root.call("PUT", path, rules).status == 200
+    via_s3 = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert via_s3 == rules["Rules"]
+    zero_days = {
+        "Rules": [{"ID": "z", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 0}}]
+    }
+    reply = root.call("PUT", path, zero_days)
+    assert (reply.status, reply.json["code"]) == (400, "InvalidArgument")
+    reply = root.call("PUT", path, {"Rules": "nope"})
+    assert (reply.status, reply.json["code"]) == (400, "MalformedJSON")
+    s3.delete_bucket_lifecycle(Bucket=bucket)
+    reply = root.call("GET", path)
+    assert (reply.status, reply.json["code"]) == (404, "NoSuchLifecycleConfiguration")

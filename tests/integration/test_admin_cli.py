@@ -16,6 +16,7 @@ import pytest
 
 from tests.integration.test_admin_api import ADMIN_ALL, S3_ALL, TRUST, AdminApi, doc, uid
 from tests.rig.gateway import GatewayProcess
+from tests.rig.seaweed import SeaweedServer
 
 
 def pcache_admin(
@@ -202,6 +203,12 @@ def test_cli__profiles_like_aws_cli(gateway: GatewayProcess, tmp_path: Path) -> 
         (["role", "create", "r"], True),  # --trust is required
         (["policy", "create", "p", "--document", "/no/such/file.json"], True),
         (["user", "list"], False),  # no endpoint, no credentials
+        (["pbucket", "create", "p"], True),  # --target is required
+        (["pbuckets", "create", "p", "--target", "vendor=v"], True),  # no bucket
+        (["pbuckets", "update", "p", "--target", "vendor=v,bucket=b,colour=red"], True),
+        (["pbuckets", "update", "p", "--target", "vendor=v,bucket=b,weight=x"], True),
+        (["vendor", "create", "v", "--endpoint", "http://x"], True),  # keys are required
+        (["vendors", "update", "v"], True),  # nothing to change
     ],
 )
 def test_cli__usage_errors_exit_2(
@@ -234,3 +241,45 @@ def test_cli__https_with_ca_bundle(gateway: GatewayProcess, root_env: dict[str, 
     assert untrusted.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
     assert ok(env, "user", "list", "--ca-bundle", str(gateway.ca_file)).startswith("NAME")
     assert ok(env, "--no-verify-ssl", "group", "list").startswith("NAME")
+
+
+def test_cli__vendors_and_pbuckets_round_trip(
+    root_env: dict[str, str], seaweed: SeaweedServer, vendor_bucket: str
+) -> None:
+    vendor, pbucket = uid("cli-v"), uid("cli-pb")
+    create = ["vendors", "create", vendor, "--endpoint", seaweed.endpoint]
+    create += ["--access-key", seaweed.access_key, "--secret-key", "-"]
+    created = ok(root_env, *create, "--vendor-profile", "seaweedfs", stdin=seaweed.secret_key)
+    assert "name:" in created and vendor in created and seaweed.secret_key not in created
+    table = ok(root_env, "vendors", "list")
+    header, *rows = table.splitlines()
+    assert header.split() == ["NAME", "TYPE", "ENDPOINT", "REGION", "PROFILE", "MANAGED_BY"]
+    row = next(r.split() for r in rows if r.split()[0] == vendor)
+    assert row == [vendor, "s3", seaweed.endpoint, "us-east-1", "seaweedfs", "api"]
+    updated = json.loads(ok(root_env, "vendor", "update", vendor, "--read-timeout", "20", "--json"))
+    assert updated["read_timeout"] == 20 and "secret_key" not in updated
+    assert json.loads(ok(root_env, "vendor", "get", vendor, "--json"))["read_timeout"] == 20
+
+    target = f"vendor={vendor},bucket={vendor_bucket}"
+    shown = ok(root_env, "pbuckets", "create", pbucket, "--target", target)
+    assert "policy:" in shown and f"{vendor}:{vendor_bucket}" in shown
+    header, *rows = ok(root_env, "pbuckets", "list").splitlines()
+    assert header.split() == ["NAME", "POLICY", "TARGETS", "REGION", "MANAGED_BY"]
+    assert next(r for r in rows if r.startswith(pbucket + " ")).split()[1:3] == [
+        "single",
+        f"{vendor}:{vendor_bucket}",
+    ]
+    two = ["--target", target + ",prefix=a/", "--target", target + ",prefix=b/,weight=2"]
+    balanced = ok(root_env, "pbucket", "update", pbucket, "--policy", "balance", *two, "--json")
+    got = json.loads(balanced)
+    assert got["policy"] == "balance" and [t["weight"] for t in got["targets"]] == [1, 2]
+    assert json.loads(ok(root_env, "pbucket", "get", pbucket, "--json")) == got
+
+    in_use = pcache_admin(root_env, "vendor", "delete", vendor)
+    assert in_use.returncode == 1 and in_use.stderr.startswith("DeleteConflict: ")
+    bad = pcache_admin(root_env, "pbucket", "update", pbucket, "--target", "vendor=nope,bucket=b")
+    assert bad.returncode == 1 and "(field: targets[0].vendor)" in bad.stderr
+    assert ok(root_env, "pbuckets", "delete", pbucket) == ""
+    assert ok(root_env, "vendors", "delete", vendor) == ""
+    gone = pcache_admin(root_env, "vendor", "get", vendor)
+    assert gone.returncode == 1 and gone.stderr.startswith("NoSuchEntity: ")

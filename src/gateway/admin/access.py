@@ -9,7 +9,8 @@ or changed. The resources:
     arn:aws:iam::<account>:group/<name>     groups, members and attached policies
     arn:aws:iam::<account>:policy/<name>    managed policies
     arn:aws:iam::<account>:role/<name>      roles and attached policies
-    arn:aws:s3:::<pbucket>                  bucket policies
+    arn:aws:iam::<account>:vendor/<name>    vendors
+    arn:aws:s3:::<pbucket>                  PBuckets and their bucket policies
     *                                       list endpoints
 
 Guards (security.md IAM-24, MinIO CVE-2021-43858 / CVE-2022-24842): whatever its policies say,
@@ -28,7 +29,9 @@ from typing import Any
 from auth.iam_identity import Identity
 from auth.iam_model import ROOT_USER
 from auth.iam_store import Snapshot
-from gateway.admin.fields import valid_name
+from gateway.admin.fields import valid_name, validation_error
+from gateway.dispatch import validate_bucket_name
+from gateway.errors import S3Error
 
 __all__ = [
     "Guard",
@@ -44,6 +47,8 @@ __all__ = [
     "not_own_role",
     "not_self",
     "pbucket",
+    "pbucket_in_body",
+    "pbucket_name",
     "root_keys_by_root",
 ]
 
@@ -99,6 +104,22 @@ def in_body(kind: str, field: str = "name") -> Resource:
 
 def pbucket(scope: Scope) -> str:
     return f"arn:aws:s3:::{scope.params['name']}"
+
+
+def pbucket_name(value: object, field: str = "name") -> str:
+    """A PBucket name by S3's bucket naming rules, or a ValidationError naming `field`."""
+    if not isinstance(value, str):
+        raise validation_error(field, f"{field} must be a string")
+    try:
+        validate_bucket_name(value)
+    except S3Error as err:
+        raise validation_error(field, f"{field}: {err.message}") from None
+    return value
+
+
+def pbucket_in_body(scope: Scope) -> str:
+    """The ARN of the PBucket a create call names in its body."""
+    return f"arn:aws:s3:::{pbucket_name(scope.data.get('name'))}"
 
 
 def _key_user(scope: Scope) -> str | None:

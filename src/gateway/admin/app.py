@@ -22,9 +22,12 @@ from gateway.admin import (
     cache_admin,
     cache_jobs,
     groups,
+    lifecycle,
+    pbuckets,
     policies,
     roles,
     users,
+    vendors,
 )
 from gateway.admin.frame import Endpoint, error_response, log_line, new_request_id, run
 from gateway.context import SERVICES
@@ -39,6 +42,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *groups.ENDPOINTS,
     *roles.ENDPOINTS,
     *bucket_policies.ENDPOINTS,
+    *lifecycle.ENDPOINTS,
+    *vendors.ENDPOINTS,
+    *pbuckets.ENDPOINTS,
     *cache_admin.ENDPOINTS,
     *cache_jobs.ENDPOINTS,
 )

@@ -66,6 +66,7 @@ __all__ = [
     "cache_status",
     "check_regex",
     "follow_purges",
+    "forget_pbucket",
     "settle",
 ]
 
@@ -373,6 +374,17 @@ async def _purge(
         if ids:
             await _announce(redis, ids)
     return objects, blocks
+
+
+async def forget_pbucket(redis: Redis, cache: CacheService, pbucket: str) -> int:
+    """Drop every cached object-metadata entry of `pbucket`, here, in Redis and on every node
+    (its targets changed: cached ETags may name objects that are elsewhere now). Blocks stay
+    until evicted; without metadata pointing at them they are unreachable."""
+    count = 0
+    async for key in _candidates(redis, _Selector(pbucket, prefix="")):
+        await cache.meta.invalidate(pbucket, key)
+        count += 1
+    return count
 
 
 # --- other nodes' purges ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ false}` is an error instead of a silent no-op.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -133,14 +134,20 @@ class Body:
             raise validation_error(field, f"{field} must be at most {max_chars} characters")
         return value
 
-    def boolean(self, field: str) -> bool:
-        value = self._get(field, required=True)
+    def boolean(self, field: str, default: bool | None = None) -> bool:
+        """Required, unless a default is given for when it is absent."""
+        value = self._get(field, required=default is None)
+        if value is None and default is not None:
+            return default
         if not isinstance(value, bool):
             raise validation_error(field, f"{field} must be true or false")
         return value
 
-    def choice(self, field: str, allowed: tuple[str, ...]) -> str:
-        value = self._get(field, required=True)
+    def choice(self, field: str, allowed: tuple[str, ...], default: str | None = None) -> str:
+        """Required, unless a default is given for when it is absent."""
+        value = self._get(field, required=default is None)
+        if value is None and default is not None:
+            return default
         if value not in allowed:
             raise validation_error(field, f"{field} must be one of {', '.join(allowed)}")
         return str(value)
@@ -154,6 +161,39 @@ class Body:
         if not low <= value <= high:
             raise validation_error(field, f"{field} must be between {low} and {high}")
         return value
+
+    def number(self, field: str, *, low: float, high: float, default: float) -> float:
+        """An optional finite number in (low, high] (a positive duration, a weight)."""
+        value = self._get(field, required=False)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise validation_error(field, f"{field} must be a number")
+        if not math.isfinite(value) or not low < value <= high:
+            raise validation_error(field, f"{field} must be above {low:g} and at most {high:g}")
+        return float(value)
+
+    def string(
+        self, field: str, *, required: bool = False, default: str = "", max_chars: int = 1024
+    ) -> str:
+        """A string field; absent is `default` unless required. Control characters refused."""
+        value = self._get(field, required=required)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise validation_error(field, f"{field} must be a string")
+        if len(value) > max_chars:
+            raise validation_error(field, f"{field} must be at most {max_chars} characters")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise validation_error(field, f"{field} must not contain control characters")
+        return value
+
+    def value(self, field: str, *, required: bool = False) -> Any:
+        """The raw JSON value (an array or object the caller checks itself); None if absent."""
+        return self._get(field, required=required)
+
+    def has(self, field: str) -> bool:
+        return field in self._data and self._data[field] is not None
 
     def document(self, field: str) -> str:
         """A policy document given as a JSON object or as a string holding one; returned as

@@ -348,10 +348,11 @@ class _Tree:
         self._common = argparse.ArgumentParser(add_help=False)
         _connection_options(self._common, suppress=True)
 
-    def noun(self, name: str, help_text: str) -> Callable[..., argparse.ArgumentParser]:
-        verbs = self._nouns.add_parser(name, help=help_text).add_subparsers(
-            dest="verb", required=True, metavar="ACTION"
-        )
+    def noun(
+        self, name: str, help_text: str, aliases: Sequence[str] = ()
+    ) -> Callable[..., argparse.ArgumentParser]:
+        parser = self._nouns.add_parser(name, help=help_text, aliases=list(aliases))
+        verbs = parser.add_subparsers(dest="verb", required=True, metavar="ACTION")
 
         def verb(
             verb_name: str, func: Command, help_text: str, *args: str
@@ -374,7 +375,7 @@ def _document_option(parser: argparse.ArgumentParser, *, required: bool = True) 
 def build_parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="pcache admin",
-        description="Manage PCache IAM through the admin REST API (/admin/v1).",
+        description="Manage PCache through the admin REST API (/admin/v1).",
     )
     _connection_options(root, suppress=False)
     tree = _Tree(root)
@@ -441,4 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--key", metavar="KEY", help="one object key")
     what.add_argument("--prefix", metavar="PREFIX", help="every key starting with PREFIX")
     what.add_argument("--regex", metavar="REGEX", help="every key REGEX fully matches")
+
+    from gateway.admin_cli.model import add_model_commands  # it builds on this module
+
+    add_model_commands(tree.noun)
     return root
