@@ -168,6 +168,8 @@ def _pbucket(item: Any, path: str, vendors: Collection[str]) -> PBucketConfig:
         )
     if policy == "single" and len(targets) != 1:
         raise ConfigError(f"{path}.targets", "policy 'single' takes exactly one target")
+    if policy == "migrate" and len(targets) != 2:
+        raise ConfigError(f"{path}.targets", "policy 'migrate' takes two targets: [new, old]")
     quorum = _write_quorum(item, path, policy, len(targets))
     return PBucketConfig(name=name, targets=targets, policy=policy, write_quorum=quorum)
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from router.balance import BalanceView
 from router.errors import UpstreamError
+from router.migrate import MigrateView
 from router.pbucket import BucketView, PBucket
 from router.replica_context import ReplicaContext
 from router.replicate import ReplicateView
@@ -14,7 +15,7 @@ from router.upstream import Upstream
 __all__ = ["POLICIES", "build_view"]
 
 #: Policies this build can serve (config validation uses the same list).
-POLICIES = ("single", "balance", "replicate")
+POLICIES = ("single", "balance", "replicate", "migrate")
 
 
 def build_view(
@@ -28,6 +29,8 @@ def build_view(
         if replicas is None:  # a caller without Redis cannot keep the repair queue
             raise UpstreamError("InternalError", 500)
         return ReplicateView(pb, upstreams, replicas)
+    if pb.policy == "migrate":
+        return MigrateView(pb, upstreams)
     if pb.policy == "single":
         return BucketView(pb, upstreams[0])
     # A record written by a newer node with a policy this one does not know.
