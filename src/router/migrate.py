@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 from router.balance import BalanceView
 from router.errors import RouterError, UpstreamError
 from router.models import Conditions, ObjectInfo, PutOptions
-from router.pbucket import BucketView, PBucket
+from router.pbucket import BucketView, PBucket, options_from_info
 from router.upstream import Upstream
 
 __all__ = ["MigrateView"]
@@ -93,7 +93,7 @@ class MigrateView(BalanceView):
         try:
             tags = await self.old.get_object_tagging(key)
             options = replace(
-                _options_of(stream.info),
+                options_from_info(stream.info, PutOptions()),
                 tagging=urlencode(tags) if tags else None,
                 if_none_match="*",
             )
@@ -106,16 +106,3 @@ class MigrateView(BalanceView):
             await stream.aclose()
         self.copied += 1
         return True
-
-
-def _options_of(info: ObjectInfo) -> PutOptions:
-    """The source's stored headers and user metadata, as a PUT would set them."""
-    return PutOptions(
-        content_type=info.content_type,
-        content_encoding=info.content_encoding,
-        content_disposition=info.content_disposition,
-        content_language=info.content_language,
-        cache_control=info.cache_control,
-        expires=info.expires,
-        user_metadata=dict(info.user_metadata),
-    )

@@ -34,7 +34,7 @@ from router.models import (
 from router.ranges import invalid_range
 from router.upstream import Upstream
 
-__all__ = ["BucketView", "PBucket", "TargetSpec"]
+__all__ = ["BucketView", "PBucket", "TargetSpec", "options_from_info"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +194,7 @@ class BucketView:
                     raise
         stream = await source.get_object(src_key, conditions=source_conditions)
         try:
-            opts = options if replace_metadata else _options_from_info(stream.info, options)
+            opts = options if replace_metadata else options_from_info(stream.info, options)
             if not replace_tagging:
                 # Tagging directive COPY: the tags travel too, as a server-side copy keeps them.
                 tags = await source.get_object_tagging(src_key)
@@ -371,7 +371,7 @@ class BucketView:
         )
 
 
-def _options_from_info(info: ObjectInfo, options: PutOptions) -> PutOptions:
+def options_from_info(info: ObjectInfo, options: PutOptions) -> PutOptions:
     """Metadata directive COPY across vendors: carry the source's headers and user metadata."""
     return PutOptions(
         content_type=info.content_type,
