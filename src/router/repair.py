@@ -39,7 +39,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from router.errors import NoSuchPBucket, RouterError, UpstreamError, VendorUnavailable
 from router.models import CompletedPart, Conditions, ObjectInfo, PutOptions
-from router.pbucket import BucketView, _options_from_info
+from router.pbucket import BucketView, options_from_info
 from router.registry import Router
 from router.repair_queue import GROUP, RepairEntry, stream_key
 from router.replicate import ReplicateView
@@ -398,7 +398,7 @@ async def copy_object(source: BucketView, target: BucketView, key: str, info: Ob
         return
     tags = await source.get_object_tagging(key)
     options = replace(
-        _options_from_info(info, PutOptions(storage_class=info.storage_class)),
+        options_from_info(info, PutOptions(storage_class=info.storage_class)),
         tagging=urlencode(tags) if tags else None,
     )
     upload = await target.create_multipart_upload(key, options)

@@ -378,6 +378,7 @@ def _bad_pbucket(vendor_bucket: str) -> list[tuple[dict[str, Any], str]]:
         ({"targets": [one], "policy": "nope"}, "policy"),
         ({"targets": [one, {**one, "bucket": vendor_bucket + "-2"}]}, "targets"),
         ({"targets": [one], "policy": "balance", "write_quorum": 1}, "write_quorum"),
+        ({"targets": [one], "policy": "migrate"}, "targets"),
         ({"targets": [one], "owner": "mallory"}, "owner"),
     ]
 

@@ -150,6 +150,8 @@ def _shape(body: Body, vendors: set[str], policy_default: str) -> dict[str, Any]
     targets = _targets(body.value("targets", required=True), vendors)
     if policy == "single" and len(targets) != 1:
         raise validation_error("targets", "policy 'single' takes exactly one target")
+    if policy == "migrate" and len(targets) != 2:
+        raise validation_error("targets", "policy 'migrate' takes two targets: [new, old]")
     return {"policy": policy, "targets": targets, **_quorum(body, policy, targets)}
 
 
