@@ -161,6 +161,21 @@ def test_cli__groups_roles_and_bucket_policies(
     ok(root_env, "bucket-policy", "put", bucket, "--document", str(path))
     assert json.loads(ok(root_env, "bucket-policy", "get", bucket)) == bucket_doc
     ok(root_env, "bucket-policy", "delete", bucket)
+    rules = {
+        "Rules": [
+            {
+                "ID": "r",
+                "Status": "Enabled",
+                "Filter": {"Prefix": "tmp/"},
+                "Expiration": {"Days": 1},
+            }
+        ]
+    }
+    rules_path = path.with_name("rules.json")
+    rules_path.write_text(json.dumps(rules))
+    ok(root_env, "lifecycle", "put", bucket, "--document", str(rules_path))
+    assert json.loads(ok(root_env, "lifecycle", "get", bucket))["Rules"] == rules["Rules"]
+    ok(root_env, "lifecycle", "delete", bucket)
     missing = pcache_admin(root_env, "bucket-policy", "get", bucket)
     assert missing.returncode == 1 and missing.stderr.startswith("NoSuchBucketPolicy: ")
 

@@ -247,6 +247,23 @@ def bucket_policy_delete(ctx: Context, a: argparse.Namespace) -> None:
     ctx.show(ctx.client.call("DELETE", path("pbuckets", a.bucket, "policy")))
 
 
+# --- lifecycle rules ----------------------------------------------------------------------
+
+
+def lifecycle_get(ctx: Context, a: argparse.Namespace) -> None:
+    # aws-cli's JSON shape: the same document `put` takes.
+    print_json(ctx.client.call("GET", path("pbuckets", a.bucket, "lifecycle")), ctx.out)
+
+
+def lifecycle_put(ctx: Context, a: argparse.Namespace) -> None:
+    raw = read_document(a.document).encode("utf-8")
+    ctx.show(ctx.client.call("PUT", path("pbuckets", a.bucket, "lifecycle"), raw=raw))
+
+
+def lifecycle_delete(ctx: Context, a: argparse.Namespace) -> None:
+    ctx.show(ctx.client.call("DELETE", path("pbuckets", a.bucket, "lifecycle")))
+
+
 # --- cache ---------------------------------------------------------------------------------
 
 CACHE_TIERS: list[Column] = [
@@ -434,6 +451,11 @@ def build_parser() -> argparse.ArgumentParser:
     bucket("get", bucket_policy_get, "print a PBucket's policy", "bucket")
     _document_option(bucket("put", bucket_policy_put, "set a PBucket's policy", "bucket"))
     bucket("delete", bucket_policy_delete, "delete a PBucket's policy", "bucket")
+
+    rules = tree.noun("lifecycle", "PBucket lifecycle rules (aws-cli's JSON shape)")
+    rules("get", lifecycle_get, "print a PBucket's lifecycle rules", "bucket")
+    _document_option(rules("put", lifecycle_put, "set a PBucket's lifecycle rules", "bucket"))
+    rules("delete", lifecycle_delete, "delete a PBucket's lifecycle rules", "bucket")
 
     cache = tree.noun("cache", "the node's block cache")
     cache("status", cache_status, "show the cache settings and each tier's usage and counters")
