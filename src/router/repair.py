@@ -178,7 +178,14 @@ class RepairWorker:
             await asyncio.sleep(0)  # always yield: this loop must never starve the node
 
     async def _scan(self) -> None:
-        names = [pb.name for pb in await self.router.all() if pb.policy == "replicate"]
+        # Only PBuckets this node can reach every target of: a node without one of the vendors
+        # (its config differs) would take entries it can never repair and hold them from the
+        # nodes that can, until claim_idle.
+        names = [
+            pb.name
+            for pb in await self.router.all()
+            if pb.policy == "replicate" and all(t.vendor in self.router.vendors for t in pb.targets)
+        ]
         for name in names:
             if name not in self._streams:
                 with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
