@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config_errors import ConfigError
+from router.target_rules import first_overlap
 from router.views import POLICIES
 
 __all__ = ["PBucketConfig", "PBucketTargetConfig", "parse_pbuckets"]
@@ -117,27 +118,17 @@ def _target(doc: Any, path: str, vendors: Collection[str]) -> PBucketTargetConfi
     )
 
 
-def _overlap(a: PBucketTargetConfig, b: PBucketTargetConfig) -> bool:
-    """Two targets that could hold the same vendor key would list it twice."""
-    return (a.vendor, a.bucket) == (b.vendor, b.bucket) and (
-        a.prefix.startswith(b.prefix) or b.prefix.startswith(a.prefix)
-    )
-
-
 def _targets(items: Any, path: str, vendors: Collection[str]) -> tuple[PBucketTargetConfig, ...]:
     if not isinstance(items, list) or not items:
         raise ConfigError(path, "must be a non-empty array of tables")
-    out: list[PBucketTargetConfig] = []
-    for j, item in enumerate(items):
-        target = _target(item, f"{path}[{j}]", vendors)
-        for k, earlier in enumerate(out):
-            if _overlap(target, earlier):
-                raise ConfigError(
-                    f"{path}[{j}]",
-                    f"same vendor bucket as {path}[{k}] with an overlapping prefix",
-                )
-        out.append(target)
-    return tuple(out)
+    out = tuple(_target(item, f"{path}[{j}]", vendors) for j, item in enumerate(items))
+    clash = first_overlap(out)
+    if clash is not None:
+        k, j = clash
+        raise ConfigError(
+            f"{path}[{j}]", f"same vendor bucket as {path}[{k}] with an overlapping prefix"
+        )
+    return out
 
 
 def _pbucket(item: Any, path: str, vendors: Collection[str]) -> PBucketConfig:
