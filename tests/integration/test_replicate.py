@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import _empty_and_delete
 from tests.rig.gateway import GatewayProcess
-from tests.rig.iam import TEST_MASTER_KEY_HEX
+from tests.rig.iam import TEST_MASTER_KEY_HEX, until
 from tests.rig.seaweed import SeaweedServer
 
 UID = uuid.uuid4().hex[:8]
@@ -170,16 +170,6 @@ def _listing(client: Any, bucket: str, prefix: str) -> dict[str, tuple[str, int]
     return out
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll `condition` until true; returns the seconds it took."""
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)  # poll interval; the loop ends at the deadline
-    return time.monotonic() - start
-
-
 def _drained(rds: Any) -> bool:
     return int(rds.xlen(STREAM)) == 0
 
@@ -222,9 +212,7 @@ def test_put__lands_on_every_target_with_one_etag(rs3: Any, direct: list[Any]) -
     pairs = list(zip(direct, BUCKETS, strict=True))
     data = os.urandom(100_000)
     put = rs3.put_object(Bucket=REP, Key="basic/obj", Body=data, Metadata={"m": "1"})
-    _wait_for(
-        lambda: all(_etag_on(c, b, "basic/obj") == put["ETag"] for c, b in pairs), 5, "the PUT"
-    )
+    until(lambda: all(_etag_on(c, b, "basic/obj") == put["ETag"] for c, b in pairs), 5, "the PUT")
     for client, bucket in pairs:
         got = client.get_object(Bucket=bucket, Key="basic/obj")
         assert got["Body"].read() == data and got["Metadata"] == {"m": "1"}
@@ -232,7 +220,7 @@ def test_put__lands_on_every_target_with_one_etag(rs3: Any, direct: list[Any]) -
     rs3.put_object_tagging(
         Bucket=REP, Key="basic/obj", Tagging={"TagSet": [{"Key": "t", "Value": "v"}]}
     )
-    _wait_for(
+    until(
         lambda: all(
             c.get_object_tagging(Bucket=b, Key="basic/obj")["TagSet"]
             == [{"Key": "t", "Value": "v"}]
@@ -242,11 +230,9 @@ def test_put__lands_on_every_target_with_one_etag(rs3: Any, direct: list[Any]) -
         "the tags",
     )
     rs3.copy_object(Bucket=REP, Key="basic/copy", CopySource={"Bucket": REP, "Key": "basic/obj"})
-    _wait_for(
-        lambda: all(_etag_on(c, b, "basic/copy") == put["ETag"] for c, b in pairs), 5, "the copy"
-    )
+    until(lambda: all(_etag_on(c, b, "basic/copy") == put["ETag"] for c, b in pairs), 5, "the copy")
     rs3.delete_object(Bucket=REP, Key="basic/obj")
-    _wait_for(lambda: all(_etag_on(c, b, "basic/obj") is None for c, b in pairs), 5, "the delete")
+    until(lambda: all(_etag_on(c, b, "basic/obj") is None for c, b in pairs), 5, "the delete")
     listed = rs3.list_objects_v2(Bucket=REP, Prefix="basic/")
     assert [o["Key"] for o in listed["Contents"]] == ["basic/copy"]
 
@@ -290,7 +276,7 @@ def test_read_failover__preferred_target_killed(
         assert rs3.get_object(Bucket=REP, Key="fo/big")["Body"].read() == big
     finally:
         _restart(servers[1])
-    _wait_for(lambda: _drained(rds), 30, "the repair queue to drain")
+    until(lambda: _drained(rds), 30, "the repair queue to drain")
 
 
 def test_read_repair__404_on_the_preferred_target(rs3: Any, direct: list[Any], rds: Any) -> None:
@@ -299,11 +285,9 @@ def test_read_repair__404_on_the_preferred_target(rs3: Any, direct: list[Any], r
     direct[1].delete_object(Bucket=BUCKETS[1], Key="rr/obj")  # lost on w2, behind our back
     got = rs3.get_object(Bucket=REP, Key="rr/obj")
     assert got["Body"].read() == b"repair me"
-    took = _wait_for(
-        lambda: _etag_on(direct[1], BUCKETS[1], "rr/obj") == etag, 20, "the read repair"
-    )
+    took = until(lambda: _etag_on(direct[1], BUCKETS[1], "rr/obj") == etag, 20, "the read repair")
     print(f"read repair landed {took * 1000:.0f} ms after the GET")
-    _wait_for(lambda: _drained(rds), 20, "the repair queue to drain")
+    until(lambda: _drained(rds), 20, "the repair queue to drain")
 
 
 def test_quorum_not_met__503_then_the_written_target_is_repaired_everywhere(
@@ -322,7 +306,7 @@ def test_quorum_not_met__503_then_the_written_target_is_repaired_everywhere(
     finally:
         servers[1].resume()
         servers[2].resume()
-    took = _wait_for(lambda: _drained(rds), 30, "the repair queue to drain")
+    took = until(lambda: _drained(rds), 30, "the repair queue to drain")
     assert all(
         c.get_object(Bucket=b, Key="q/obj")["Body"].read() == b"only one"
         for c, b in zip(direct, BUCKETS, strict=True)
@@ -348,7 +332,7 @@ def test_multipart__lands_on_all_targets(rs3: Any, direct: list[Any]) -> None:
     )
     assert done["ETag"].endswith('-2"')
     pairs = list(zip(direct, BUCKETS, strict=True))
-    _wait_for(lambda: all(_etag_on(c, b, key) for c, b in pairs), 5, "the completion")
+    until(lambda: all(_etag_on(c, b, key) for c, b in pairs), 5, "the completion")
     for client, bucket in pairs:
         got = client.get_object(Bucket=bucket, Key=key)
         assert got["ETag"] == done["ETag"]
@@ -358,9 +342,7 @@ def test_multipart__lands_on_all_targets(rs3: Any, direct: list[Any]) -> None:
     # the part MD5s on S3-compatible vendors) is the same there again.
     direct[1].delete_object(Bucket=BUCKETS[1], Key=key)
     assert rs3.get_object(Bucket=REP, Key=key)["Body"].read() == part1 + part2
-    _wait_for(
-        lambda: _etag_on(direct[1], BUCKETS[1], key) == done["ETag"], 10, "the multipart repair"
-    )
+    until(lambda: _etag_on(direct[1], BUCKETS[1], key) == done["ETag"], 10, "the multipart repair")
     assert direct[1].get_object(Bucket=BUCKETS[1], Key=key)["Body"].read() == part1 + part2
     aborted = rs3.create_multipart_upload(Bucket=REP, Key="mp/aborted")["UploadId"]
     rs3.abort_multipart_upload(Bucket=REP, Key="mp/aborted", UploadId=aborted)
@@ -449,7 +431,7 @@ def _heavy_run(
 def _converge(direct: list[Any], rds: Any, prefix: str) -> float:
     """Wait until the queue is empty and all three listings agree; on timeout say what differs."""
     try:
-        return _wait_for(lambda: _drained(rds) and _converged(direct, prefix), 45, "convergence")
+        return until(lambda: _drained(rds) and _converged(direct, prefix), 45, "convergence")
     except AssertionError:
         listings = [_listing(c, b, prefix) for c, b in zip(direct, BUCKETS, strict=True)]
         keys = sorted(set().union(*listings))
@@ -488,7 +470,7 @@ def test_write_heavy__sigkill_outage__all_writes_succeed_and_repairs_converge(
         failures, live, _ = _heavy_run(rs3, "kill", lambda: _kill(victim), readable)
         run = time.monotonic() - start
         assert failures == []
-        _wait_for(lambda: int(rds.xlen(STREAM)) > 0, 10, "w3's missed writes to be queued")
+        until(lambda: int(rds.xlen(STREAM)) > 0, 10, "w3's missed writes to be queued")
         queued = int(rds.xlen(STREAM))
         # Entries for a dead target back off (and wait out its open breaker): a handful of
         # attempts each, not a spin.
@@ -515,7 +497,7 @@ def test_write_heavy__sigstop_outage__all_writes_succeed_and_repairs_converge(
         run = time.monotonic() - start
         assert failures == []
         # Writes to the hung w2 end by timeout after their quorum answered: then they queue.
-        _wait_for(lambda: int(rds.xlen(STREAM)) > 0, 10, "w2's missed writes to be queued")
+        until(lambda: int(rds.xlen(STREAM)) > 0, 10, "w2's missed writes to be queued")
     finally:
         victim.resume()
     took = _converge(direct, rds, "stop/")
@@ -532,17 +514,17 @@ def test_metrics__repair_queue_and_outcomes_per_pbucket(
     done = f'outcome="done",pbucket="{REP}"'
     before = max(0.0, _metric(gw, "pcache_replicate_repairs_total", done))
     rs3.put_object(Bucket=REP, Key="metrics/obj", Body=b"m")
-    _wait_for(lambda: _etag_on(direct[1], BUCKETS[1], "metrics/obj") is not None, 5, "the PUT")
+    until(lambda: _etag_on(direct[1], BUCKETS[1], "metrics/obj") is not None, 5, "the PUT")
     direct[1].delete_object(Bucket=BUCKETS[1], Key="metrics/obj")
     assert rs3.get_object(Bucket=REP, Key="metrics/obj")["Body"].read() == b"m"  # read repair
-    _wait_for(
+    until(
         lambda: _metric(gw, "pcache_replicate_repairs_total", done) > before,
         10,
         "a counted repair",
     )
     # The queue gauge is refreshed by the worker's scan (every 5 s).
-    _wait_for(lambda: _drained(rds), 10, "the repair queue to drain")
-    _wait_for(
+    until(lambda: _drained(rds), 10, "the repair queue to drain")
+    until(
         lambda: _metric(gw, "pcache_replicate_repair_queue", f'pbucket="{REP}"') == 0,
         15,
         "the queue gauge to read 0",

@@ -66,12 +66,13 @@ class IamRig:
         )
 
 
-def until(condition: Callable[[], bool], timeout: float = 5.0) -> float:
-    """Poll `condition` (a real observation, not a timer) until true; returns seconds taken."""
+def until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> float:
+    """Poll `condition` (a real observation, not a timer) until true; returns seconds taken.
+    `what` names it in the failure ("timed out after 5 s waiting for <what>")."""
     start = time.monotonic()
     while not condition():
         if time.monotonic() - start > timeout:
-            raise AssertionError(f"condition not met within {timeout} s")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)  # poll interval; the loop ends at the deadline
     return time.monotonic() - start
 
