@@ -3,8 +3,8 @@
 Targets are `[new, old]`. Writes (PUT, copy, multipart) go to `new` only; reads try `new`, then
 `old`, and what is found only in `old` is copied into `new` in the background (copy-on-read);
 deletes reach both, so a key deleted during the migration cannot come back from `old`; listings
-merge both with `new` winning a key present in both. A background job (the next slice) copies
-the rest; once `old` holds nothing `new` lacks, the PBucket can become `single` on `new`.
+merge both with `new` winning a key present in both. A background job (`router.router_jobs`)
+copies the rest; once `old` holds nothing `new` lacks, the PBucket can become `single` on `new`.
 
 Built on `BalanceView`: placement is "always the first target" instead of a hash, which gives
 the same probing, everywhere-deletes, owner-wins listing merge and pinned multipart uploads.
@@ -19,14 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from typing import TypeVar
-from urllib.parse import urlencode
 
 from router.balance import BalanceView
 from router.errors import RouterError, UpstreamError
-from router.models import Conditions, ObjectInfo, PutOptions
-from router.pbucket import BucketView, PBucket, options_from_info
+from router.models import ObjectInfo
+from router.pbucket import BucketView, PBucket
+from router.transfer import copy_if_absent
 from router.upstream import Upstream
 
 __all__ = ["MigrateView"]
@@ -86,23 +85,11 @@ class MigrateView(BalanceView):
         left for the next read or the migrate job: a copy is an optimisation, never an answer.
         """
         try:
-            stream = await self.old.get_object(key, conditions=Conditions(if_match=etag))
+            copied = await copy_if_absent(self.old, self.new, key, etag)
         except RouterError as err:
-            log.info("migrate copy-on-read of %r skipped: %s", key, err)
+            log.info("migrate copy-on-read of %r failed: %s", key, err)
             return False
-        try:
-            tags = await self.old.get_object_tagging(key)
-            options = replace(
-                options_from_info(stream.info, PutOptions()),
-                tagging=urlencode(tags) if tags else None,
-                if_none_match="*",
-            )
-            await self.new.put_object(key, stream.body, stream.content_length, options)
-        except RouterError as err:
-            if getattr(err, "status", None) != 412:  # 412: new has it already, and new wins
-                log.info("migrate copy-on-read of %r failed: %s", key, err)
-            return False
-        finally:
-            await stream.aclose()
+        if copied is None:
+            return False  # new has it already, and new wins
         self.copied += 1
         return True
