@@ -32,6 +32,7 @@ from cache.tier import TierOptions, VerifyReads
 from gateway import redact
 from gateway.admin import add_admin_routes
 from gateway.admin.cache_admin import follow_purges
+from gateway.admin.router_jobs import add_router_jobs
 from gateway.api_vendors import API_VENDORS, ApiVendors, sealer
 from gateway.cache_policy import ObjectPolicy, PolicyBook
 from gateway.cache_read import CacheService, CacheSettings
@@ -46,6 +47,7 @@ from gateway.warm_jobs import add_warm_jobs
 from router.pbucket import PBucket, TargetSpec
 from router.registry import Router, RouterSettings
 from router.repair import RepairSettings, RepairWorker
+from router.router_jobs import RouterJobs
 from router.vendor_store import VendorStore
 
 __all__ = ["Node", "run"]
@@ -184,6 +186,7 @@ class Node:
         add_metrics_route(app, [t.name for t in self.cfg.cache.tiers])
         app.cleanup_ctx.append(follow_purges)  # other nodes' cache purges
         add_warm_jobs(app, services.router.redis)  # cache warm-up jobs
+        add_router_jobs(app, RouterJobs(services.router))  # rebalance / migrate jobs
         add_sts_routes(app)
         add_admin_routes(app)
         add_s3_routes(app)

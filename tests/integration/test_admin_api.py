@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from gateway.admin.app import ENDPOINTS
 from tests.rig.gateway import GatewayProcess
+from tests.rig.iam import until
 from tests.rig.seaweed import SeaweedServer
 
 ACCOUNT = "000000000000"
@@ -379,6 +380,20 @@ def test_admin__tour_of_every_endpoint(
     two = [{**target, "prefix": "a/"}, {**target, "prefix": "b/", "weight": 2}]
     balanced = {"policy": "balance", "targets": two}
     assert step("UpdatePBucket", "PUT", f"/admin/v1/pbuckets/{pb}", balanced)["policy"] == "balance"
+    rebalance = f"/admin/v1/pbuckets/{pb}/rebalance"
+    rj = step("RebalancePBucket", "POST", rebalance, {"dry_run": True}, 202)
+    rj_path = f"/admin/v1/router-jobs/{rj['job_id']}"
+    until(lambda: root.ok("GET", rj_path)["state"] == "done", 10, "the dry run to end")
+    assert step("GetRouterJob", "GET", rj_path)["misplaced"] == 0
+    assert step("CancelRouterJob", "POST", rj_path + "/cancel")["state"] == "done"
+    step("ResumeRouterJob", "POST", rj_path + "/resume", {}, 409)  # done: nothing to resume
+    migrating = {"policy": "migrate", "targets": two}
+    step("UpdatePBucket", "PUT", f"/admin/v1/pbuckets/{pb}", migrating)
+    mj = step("MigratePBucket", "POST", f"/admin/v1/pbuckets/{pb}/migrate", {}, 202)
+    mj_path = f"/admin/v1/router-jobs/{mj['job_id']}"
+    until(lambda: root.ok("GET", mj_path)["state"] == "done", 10, "the migrate job to end")
+    jobs = step("ListRouterJobs", "GET", f"/admin/v1/pbuckets/{pb}/jobs")["items"]
+    assert [j["kind"] for j in jobs] == ["migrate", "rebalance"]
     step("DeletePBucket", "DELETE", f"/admin/v1/pbuckets/{pb}", status=204)
     step("DeleteVendor", "DELETE", f"/admin/v1/vendors/{v}", status=204)
 

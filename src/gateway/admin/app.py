@@ -26,6 +26,7 @@ from gateway.admin import (
     pbuckets,
     policies,
     roles,
+    router_jobs,
     users,
     vendors,
 )
@@ -45,6 +46,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *lifecycle.ENDPOINTS,
     *vendors.ENDPOINTS,
     *pbuckets.ENDPOINTS,
+    *router_jobs.ENDPOINTS,
     *cache_admin.ENDPOINTS,
     *cache_jobs.ENDPOINTS,
 )
