@@ -10,7 +10,10 @@ server-side copies; the proxy's latency also keeps a job running long enough to 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -304,3 +307,52 @@ def test_router_jobs__bad_requests_are_admin_errors(admin: AdminApi) -> None:
     for method, path, body, status, code in cases:
         reply = admin.call(method, path) if body is None else admin.call(method, path, body)
         assert (reply.status, reply.json["code"]) == (status, code), (path, reply.raw)
+
+
+def test_cli__rebalance_with_progress_jobs_listing_and_refusals(
+    gw: GatewayProcess, admin: AdminApi, s3_direct: Any, tmp_path: Path
+) -> None:
+    pb = f"rl-{UID}"
+    two: list[Target] = [("weed", _bucket("a"), "cli/"), ("weed", _bucket("b"), "cli/")]
+    three = [*two, ("weed", _bucket("c"), "cli/")]
+    admin.ok("POST", "/admin/v1/pbuckets", {"name": pb, **_body(two)}, status=201)
+    objects = _seed(gw, pb, 30)
+    admin.ok("PUT", f"/admin/v1/pbuckets/{pb}", _body(three))
+    misplaced = {k for k in objects if _owner(three, k) != _owner(two, k)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        HOME=str(tmp_path),
+        AWS_ACCESS_KEY_ID=gw.access_key,
+        AWS_SECRET_ACCESS_KEY=gw.secret_key,
+        PCACHE_ENDPOINT=gw.endpoint,
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
+        AWS_CONFIG_FILE=str(tmp_path / "config"),
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway", "admin", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    dry = cli("pbucket", "rebalance", pb, "--dry-run", "--wait", "--interval", "0.1")
+    assert dry.returncode == 0, dry.stderr
+    assert f"misplaced:        {len(misplaced)}" in dry.stdout and "planned:" in dry.stdout
+    assert f"rebalance {pb} (dry run): scanned" in dry.stderr  # the progress line
+    done = cli(
+        "--json", "pbucket", "rebalance", pb, "--parallel", "4", "--wait", "--interval", "0.1"
+    )
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)
+    assert (job["state"], job["moved"], job["errors"]) == ("done", len(misplaced), 0)
+    assert all(where == [_owner(three, k)] for k, where in _placement(s3_direct, three).items())
+    listed = cli("pbucket", "jobs", pb)
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].startswith(job["job_id"])
+    assert len(listed.stdout.splitlines()) == 3  # heading + two jobs
+    shown = cli("--json", "pbucket", "job", job["job_id"])
+    assert json.loads(shown.stdout)["job_id"] == job["job_id"]
+    refused = cli("pbucket", "migrate", pb)
+    assert refused.returncode == 1 and refused.stderr.startswith("InvalidPolicy: ")

@@ -7,6 +7,7 @@
     pbucket create NAME --target vendor=V,bucket=B[,prefix=P][,weight=W][,region=R] ...
                    [--policy P] [--write-quorum N] [--pbucket-region R] [--create-buckets]
     pbucket update NAME --target ... [--policy P] [--write-quorum N]
+    pbucket rebalance|migrate NAME [--dry-run] [--wait] ...   (gateway.admin_cli.jobs)
 
 `--secret-key -` reads the secret from stdin, so it never shows in the process list. The vendor's
 region and profile are `--vendor-region` / `--vendor-profile`: `--region` and `--profile` are the
@@ -23,6 +24,7 @@ from typing import Any
 
 from gateway.admin_cli.client import path
 from gateway.admin_cli.commands import Context, UsageProblem
+from gateway.admin_cli.jobs import add_job_commands
 from gateway.admin_cli.output import Column
 
 __all__ = ["add_model_commands", "parse_target"]
@@ -249,3 +251,4 @@ def add_model_commands(noun: Callable[..., Callable[..., argparse.ArgumentParser
     leaf.add_argument("--create-buckets", action="store_true", help="create the vendor buckets too")
     _pbucket_options(pbucket("update", pbucket_update, "replace a PBucket's targets", "name"))
     pbucket("delete", pbucket_delete, "delete a PBucket record (vendor buckets stay)", "name")
+    add_job_commands(pbucket)
