@@ -383,4 +383,7 @@ def options_from_info(info: ObjectInfo, options: PutOptions) -> PutOptions:
         user_metadata=dict(info.user_metadata),
         tagging=options.tagging,
         storage_class=options.storage_class,
+        # The caller's destination preconditions still hold for the PUT that replaces a copy.
+        if_none_match=options.if_none_match,
+        if_match=options.if_match,
     )

@@ -383,13 +383,23 @@ class RepairWorker:
         raise _Later(0.0)  # no source reachable now
 
 
-async def copy_object(source: BucketView, target: BucketView, key: str, info: ObjectInfo) -> None:
+async def copy_object(
+    source: BucketView,
+    target: BucketView,
+    key: str,
+    info: ObjectInfo,
+    *,
+    unless: PutOptions | None = None,
+) -> None:
     """Copy `key` (currently `info` on `source`) to `target`, pinned to that version.
 
     A multipart source is copied part by part with its own part boundaries, so vendors that
     derive multipart ETags the S3 way (MD5 of the part MD5s) end up with the same ETag, and a
     failover between targets keeps serving one ETag. Anything else (or a vendor that cannot
     say where its parts are) is one copy: server-side on one upstream, else streamed.
+
+    `unless` carries destination preconditions (`if_none_match`, `if_match`) for the one-copy
+    path; the part-by-part path cannot carry them (UploadPart takes none).
     """
     pinned = Conditions(if_match=info.etag)
     ranges = await _part_ranges(source, key, info)
@@ -398,7 +408,7 @@ async def copy_object(source: BucketView, target: BucketView, key: str, info: Ob
             source,
             key,
             key,
-            options=PutOptions(),
+            options=unless or PutOptions(),
             replace_metadata=False,
             source_conditions=pinned,
         )

@@ -275,6 +275,9 @@ class S3Upstream(Upstream):
             "MetadataDirective": "REPLACE" if replace_metadata else "COPY",
             "TaggingDirective": "REPLACE" if replace_tagging else "COPY",
             **condition_params(source_conditions, prefix="CopySource"),
+            # Destination preconditions (If-None-Match / If-Match) as for PutObject; callers
+            # that must not overwrite a newer write set them (the rebalance job).
+            **write_conditions(options),
         }
         if replace_metadata:
             params.update(attributes)
