@@ -8,6 +8,9 @@ rebalance (a `balance` PBucket, key found on target `i` that is not its owner `o
     owner's copy is as new      a later write went to the owner (the misplaced
       or newer                  copy is stale): delete from i                     → dropped
     owner's copy is older       copy i → o over it, verify, delete from i         → moved
+    a write reaches the owner   (the copy is conditional: If-None-Match: * or If-Match
+      during the copy           on the owner's ETag) the misplaced copy is older:
+                                delete it from i                                  → dropped
     the copy does not verify    nothing deleted                                   → errors
     the key left i meanwhile    nothing to do                                     → skipped
 
@@ -17,8 +20,11 @@ migrate (a `migrate` PBucket [new, old], key found on old):
                                 MD5 checked; old is never changed                 → copied
     a write to new came first   (the PUT's 412) new wins                          → present
 
-LastModified has whole seconds: a tie goes to the owner, because since the target list changed
-clients write to the owner only, so its copy is the later one; a misplaced copy predates it.
+The copy's destination condition cannot ride on a part-by-part copy of a multipart source
+(UploadPart takes none): there a write to the very key being moved, in that instant, can still
+be overwritten. LastModified has whole seconds: a tie goes to the owner, because since the
+target list changed clients write to the owner only, so its copy is the later one; a misplaced
+copy predates it.
 
 Each step returns the counters it adds (`scanned` always) and, on a dry run, what it would do
 instead of doing it. A step that fails raises; the job counts it in `errors` and goes on.
@@ -31,7 +37,7 @@ from dataclasses import dataclass, field
 from router.balance import BalanceView
 from router.errors import UpstreamError
 from router.migrate import MigrateView
-from router.models import ListEntry, ObjectInfo
+from router.models import ListEntry, ObjectInfo, PutOptions
 from router.pbucket import BucketView
 from router.repair import copy_object
 from router.transfer import VerifyFailed, copy_if_absent, same_object
@@ -66,6 +72,12 @@ async def _head(view: BucketView, key: str) -> ObjectInfo | None:
         raise
 
 
+def _unchanged(before: ObjectInfo | None, after: ObjectInfo | None) -> bool:
+    if before is None or after is None:
+        return before is after
+    return before.etag == after.etag
+
+
 async def rebalance_key(view: BalanceView, index: int, entry: ListEntry, *, dry_run: bool) -> Step:
     """Put `entry` (listed on target `index`) on its owner target, and only there."""
     step = Step()
@@ -91,7 +103,16 @@ async def rebalance_key(view: BalanceView, index: int, entry: ListEntry, *, dry_
     ):
         await src.delete_object(key)  # the owner holds this version or a later one
         return step.add("dropped")
-    await copy_object(src, dst, key, info)  # pinned to `info` by If-Match on the source
+    # Pinned to `info` on the source (If-Match), and conditional on the owner still being as
+    # seen, so a client's write that lands on the owner meanwhile is never overwritten.
+    unless = PutOptions(if_none_match="*") if have is None else PutOptions(if_match=have.etag)
+    try:
+        await copy_object(src, dst, key, info, unless=unless)
+    except UpstreamError:
+        if _unchanged(have, await _head(dst, key)):
+            raise  # the owner is as it was: the copy itself failed
+        await src.delete_object(key)  # a write reached the owner meanwhile; this copy is older
+        return step.add("dropped")
     landed = await _head(dst, key)
     if landed is None or not await same_object(src, info, dst, landed, key):
         raise VerifyFailed("the owner's copy does not match; the misplaced copy is kept")

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from router import local_store
+from router import job_steps, local_store
 from router.balance import BalanceView
 from router.errors import UpstreamError
 from router.job_steps import migrate_key, rebalance_key
 from router.local_upstream import LocalUpstream, LocalVendorSettings
 from router.migrate import MigrateView
-from router.models import ListEntry, PutOptions
+from router.models import ListEntry, ObjectInfo, PutOptions
 from router.pbucket import BucketView, PBucket, TargetSpec
 from router.transfer import same_object
 from router.views import build_view
@@ -188,3 +188,41 @@ async def test_same_object__size_etag_and_content(balance: BalanceView, clock: l
     ax, bx, by = await a.head_object("x"), await b.head_object("x"), await b.head_object("y")
     assert await same_object(a, ax, b, bx, "x")
     assert not await same_object(a, ax, b, by, "x")
+
+
+@pytest.mark.parametrize("owner_had", [False, True])
+@pytest.mark.parametrize(("home", "stray"), [(0, 2), (1, 0)])  # server-side; streamed
+async def test_rebalance_key__a_write_landing_on_the_owner_during_the_move_is_kept(
+    balance: BalanceView,
+    clock: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    owner_had: bool,
+    home: int,
+    stray: int,
+) -> None:
+    """The job looks at the owner, then a client's write lands there, then the job copies: the
+    conditional copy refuses, and the stray (older) copy is dropped instead."""
+    key = _misplaced(balance, home, stray, "race")
+    if owner_had:
+        await _put(balance.parts[home], key, b"owner's old copy")
+    clock[0] += 5_000
+    await _put(balance.parts[stray], key, b"stray, newer than the owner's old copy")
+    entry = await _entry(balance.parts[stray], key)
+    real_head = job_steps._head
+    seen: list[str] = []
+
+    async def head_then_write(view: BucketView, k: str) -> ObjectInfo | None:
+        info = await real_head(view, k)
+        if view is balance.parts[home] and not seen:
+            seen.append(k)  # the job has looked at the owner: the client writes now
+            clock[0] += 5_000
+            await _put(balance.parts[home], k, b"client write during the move")
+        return info
+
+    monkeypatch.setattr(job_steps, "_head", head_then_write)
+    step = await rebalance_key(balance, stray, entry, dry_run=False)
+    assert step.counts == {"scanned": 1, "misplaced": 1, "dropped": 1}
+    assert await drain(await balance.parts[home].get_object(key)) == (
+        b"client write during the move"
+    )
+    assert not await _has(balance.parts[stray], key)
