@@ -1,10 +1,11 @@
 """The `rebalance` and `migrate` jobs end to end: PBuckets made and grown through the admin API of
-a real gateway, objects written through S3, jobs driven through the admin API, and every vendor
-bucket checked directly with boto3 afterwards.
+the session gateway, objects written through S3, jobs driven through the admin API, and every
+vendor bucket checked directly with boto3 afterwards.
 
-Vendors: `weed` is SeaweedFS direct and `far` the same SeaweedFS behind the fault proxy: two
-upstreams, so moves between them stream through the gateway while moves within one are
-server-side copies; the proxy's latency also keeps a job running long enough to cancel it.
+Vendors: `seaweed` is the session gateway's SeaweedFS and `far-<uid>`, added through the admin
+API, the same SeaweedFS behind the fault proxy: two upstreams, so moves between them stream
+through the gateway while moves within one are server-side copies; the proxy's latency also
+keeps a job running long enough to cancel it.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from router.placement import Candidate, owner, target_identity
 from tests.conftest import _empty_and_delete
 from tests.integration.test_admin_api import AdminApi
 from tests.rig.gateway import GatewayProcess
-from tests.rig.iam import TEST_MASTER_KEY_HEX, until
+from tests.rig.iam import until
 from tests.rig.proxy import FaultProxy
 from tests.rig.seaweed import SeaweedServer
 
 UID = uuid.uuid4().hex[:8]
+WEED, FAR = "seaweed", f"far-{UID}"
 #: (vendor, bucket, prefix) of each target
 Target = tuple[str, str, str]
 
@@ -42,57 +44,51 @@ def _bucket(tag: str) -> str:
 #: shared by the tests, each under its own key prefix (creating and deleting SeaweedFS buckets
 #: is what costs time here)
 VENDOR_BUCKETS = [_bucket(t) for t in ("a", "b", "c")]
+#: PBuckets the tests made, removed at the end (so the vendor can go too)
+MADE: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def admin(gateway: GatewayProcess) -> AdminApi:
+    return AdminApi(gateway.endpoint, gateway.access_key, gateway.secret_key, "root")
 
 
 @pytest.fixture(scope="module")
 def gw(
-    tmp_path_factory: pytest.TempPathFactory,
+    gateway: GatewayProcess,
+    admin: AdminApi,
     far: FaultProxy,
     seaweed: SeaweedServer,
-    redis_server: str,
     s3_direct: Any,
 ) -> Iterator[GatewayProcess]:
     for bucket in VENDOR_BUCKETS:
         s3_direct.create_bucket(Bucket=bucket)
-    creds = f'access_key = "{seaweed.access_key}"\nsecret_key = "{seaweed.secret_key}"\n'
-    config = f"""
-[node]
-vendor_allowlist = ["127.0.0.0/8"]  # the rig's vendors are on loopback
-
-[redis]
-url = "{redis_server}"
-
-[cache]
-enabled = false
-
-[vendors.weed]
-type = "s3"
-endpoint = "{seaweed.endpoint}"
-{creds}
-[vendors.far]
-type = "s3"
-endpoint = "{far.endpoint}"
-{creds}"""
-    work: Path = tmp_path_factory.mktemp("routerjobs")
+    vendor = {
+        "name": FAR,
+        "endpoint": far.endpoint,
+        "access_key": seaweed.access_key,
+        "secret_key": seaweed.secret_key,
+    }
+    admin.ok("POST", "/admin/v1/vendors", vendor, status=201)  # served here once answered
     try:
-        with GatewayProcess(
-            work, config=config, extra_env={"PCACHE_MASTER_KEY": TEST_MASTER_KEY_HEX}
-        ) as gw:
-            yield gw
+        yield gateway
     finally:
+        for pb in MADE:
+            admin.call("DELETE", f"/admin/v1/pbuckets/{pb}")
+        admin.call("DELETE", f"/admin/v1/vendors/{FAR}")
         for bucket in VENDOR_BUCKETS:
             _empty_and_delete(s3_direct, bucket)
-
-
-@pytest.fixture(scope="module")
-def admin(gw: GatewayProcess) -> AdminApi:
-    return AdminApi(gw.endpoint, gw.access_key, gw.secret_key, "root")
 
 
 @pytest.fixture
 def slow_far(far: FaultProxy) -> Iterator[FaultProxy]:
     yield far
     far.latency_down_ms = 0
+
+
+def _create(admin: AdminApi, name: str, body: dict[str, Any]) -> None:
+    admin.ok("POST", "/admin/v1/pbuckets", {"name": name, **body}, status=201)
+    MADE.append(name)
 
 
 def _body(targets: list[Target], policy: str = "balance") -> dict[str, Any]:
@@ -166,9 +162,9 @@ def test_rebalance__every_key_ends_on_exactly_its_owner_with_its_bytes(
     gw: GatewayProcess, admin: AdminApi, s3_direct: Any
 ) -> None:
     pb = f"rb-{UID}"
-    two: list[Target] = [("weed", _bucket("a"), "rb/"), ("far", _bucket("b"), "rb/")]
-    three = [*two, ("weed", _bucket("c"), "rb/")]
-    admin.ok("POST", "/admin/v1/pbuckets", {"name": pb, **_body(two)}, status=201)
+    two: list[Target] = [(WEED, _bucket("a"), "rb/"), (FAR, _bucket("b"), "rb/")]
+    three = [*two, (WEED, _bucket("c"), "rb/")]
+    _create(admin, pb, _body(two))
     objects = _seed(gw, pb, 90)
     admin.ok("PUT", f"/admin/v1/pbuckets/{pb}", _body(three))
     misplaced = {k for k in objects if _owner(three, k) != _owner(two, k)}
@@ -183,7 +179,7 @@ def test_rebalance__every_key_ends_on_exactly_its_owner_with_its_bytes(
     assert (dry["scanned"], dry["misplaced"], dry["moved"]) == (90, len(misplaced), 0)
     assert len(dry["planned"]) == min(100, len(misplaced))
     assert {p["key"] for p in dry["planned"]} <= misplaced
-    assert all(p["to"] == f"weed/{_bucket('c')}/rb/" for p in dry["planned"])
+    assert all(p["to"] == f"{WEED}/{_bucket('c')}/rb/" for p in dry["planned"])
     assert _placement(s3_direct, three) == before  # nothing moved
 
     job = _run(admin, pb, "rebalance", parallel=4, page_size=25)
@@ -219,9 +215,9 @@ def test_rebalance__cancel_checkpoints_and_resume_finishes_exactly(
     gw: GatewayProcess, admin: AdminApi, s3_direct: Any, slow_far: FaultProxy
 ) -> None:
     pb = f"rc-{UID}"
-    two: list[Target] = [("far", _bucket("a"), "rc/"), ("weed", _bucket("b"), "rc/")]
-    three = [*two, ("far", _bucket("c"), "rc/")]
-    admin.ok("POST", "/admin/v1/pbuckets", {"name": pb, **_body(two)}, status=201)
+    two: list[Target] = [(FAR, _bucket("a"), "rc/"), (WEED, _bucket("b"), "rc/")]
+    three = [*two, (FAR, _bucket("c"), "rc/")]
+    _create(admin, pb, _body(two))
     objects = _seed(gw, pb, 60)
     admin.ok("PUT", f"/admin/v1/pbuckets/{pb}", _body(three))
     misplaced = {k for k in objects if _owner(three, k) != _owner(two, k)}
@@ -270,8 +266,8 @@ def test_migrate__copies_what_new_lacks_new_wins_old_untouched_then_retirable(
     put(old, objects)
     put(new, newer)
     old_before = _vendor_keys(s3_direct, old, pre)
-    targets: list[Target] = [("weed", new, pre), ("far", old, pre)]
-    admin.ok("POST", "/admin/v1/pbuckets", {"name": pb, **_body(targets, "migrate")}, status=201)
+    targets: list[Target] = [(WEED, new, pre), (FAR, old, pre)]
+    _create(admin, pb, _body(targets, "migrate"))
     wrong = admin.call("POST", f"/admin/v1/pbuckets/{pb}/rebalance", {})
     assert (wrong.status, wrong.json["code"]) == (409, "InvalidPolicy")
 
@@ -313,9 +309,9 @@ def test_cli__rebalance_with_progress_jobs_listing_and_refusals(
     gw: GatewayProcess, admin: AdminApi, s3_direct: Any, tmp_path: Path
 ) -> None:
     pb = f"rl-{UID}"
-    two: list[Target] = [("weed", _bucket("a"), "cli/"), ("weed", _bucket("b"), "cli/")]
-    three = [*two, ("weed", _bucket("c"), "cli/")]
-    admin.ok("POST", "/admin/v1/pbuckets", {"name": pb, **_body(two)}, status=201)
+    two: list[Target] = [(WEED, _bucket("a"), "cli/"), (WEED, _bucket("b"), "cli/")]
+    three = [*two, (WEED, _bucket("c"), "cli/")]
+    _create(admin, pb, _body(two))
     objects = _seed(gw, pb, 30)
     admin.ok("PUT", f"/admin/v1/pbuckets/{pb}", _body(three))
     misplaced = {k for k in objects if _owner(three, k) != _owner(two, k)}
