@@ -204,8 +204,18 @@ def _parse_header_auth(req: RequestView, authorization: str) -> AuthParams:
 def _parse_amz_date(value: str) -> datetime | None:
     if not _AMZ_DATE.fullmatch(value):
         return None
+    # Field slices, not strptime: strptime consults the locale on every call, and this runs
+    # once per request. datetime() still rejects impossible dates (month 13, second 60).
     try:
-        return datetime.strptime(value, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
+        return datetime(
+            int(value[0:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[9:11]),
+            int(value[11:13]),
+            int(value[13:15]),
+            tzinfo=UTC,
+        )
     except ValueError:
         return None
 

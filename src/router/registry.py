@@ -69,6 +69,7 @@ class Router:
         self.vendors = dict(vendors)
         self.settings = settings
         self._cache: dict[str, tuple[float, PBucket | None]] = {}
+        self._loading: dict[str, asyncio.Future[PBucket | None]] = {}
         # Shared by every `replicate` view (views are built per request).
         self.replicas = ReplicaContext(
             redis, ReplicaSettings(region_affinity=settings.region_affinity)
@@ -139,10 +140,13 @@ class Router:
     def invalidate(self, name: str | None) -> None:
         """Forget the cached record of `name` (None: of every PBucket)."""
         self._generation += 1
+        # A read already in flight may predate the change: later callers start a fresh one.
         if name is None:
             self._cache.clear()
+            self._loading.clear()
         else:
             self._cache.pop(name, None)
+            self._loading.pop(name, None)
 
     async def _announce(self, name: str) -> None:
         self.invalidate(name)
@@ -162,9 +166,23 @@ class Router:
     # -- records -----------------------------------------------------------------------------
     async def get(self, name: str) -> PBucket | None:
         hit = self._cache.get(name)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.settings.cache_seconds:
+        if hit is not None and time.monotonic() - hit[0] < self.settings.cache_seconds:
             return hit[1]
+        # When the copy ages out under load, every request in flight would read Redis at once:
+        # one read per name, the rest wait for it.
+        loading = self._loading.get(name)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(name))
+            self._loading[name] = loading
+            loading.add_done_callback(lambda done: self._forget_load(name, done))
+        return await asyncio.shield(loading)
+
+    def _forget_load(self, name: str, done: asyncio.Future[PBucket | None]) -> None:
+        if self._loading.get(name) is done:
+            del self._loading[name]
+
+    async def _load(self, name: str) -> PBucket | None:
+        now = time.monotonic()
         generation = self._generation
         raw = await self.redis.get(_key(name))
         pb = PBucket.from_json(raw) if raw is not None else None
