@@ -13,9 +13,15 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import settings
 
 from tests.rig.redis import RedisServer
 from tests.rig.seaweed import SeaweedServer
+
+# Property tests check behaviour, not speed: hypothesis's 200 ms per-example deadline turned a
+# loaded 2-core machine into failures of correct code.
+settings.register_profile("pcache", deadline=None)
+settings.load_profile("pcache")
 
 SEAWEED_ACCESS_KEY = "AKSEAWEED"
 SEAWEED_SECRET_KEY = "SKSEAWEED"
