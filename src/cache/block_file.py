@@ -140,14 +140,15 @@ def write_temp(
     *,
     durability: Durability = Durability.NONE,
     opener: Opener = default_opener,
+    tmp_dir: str = TMP_DIR,
 ) -> Path:
-    """Write header + payload to a fresh `<root>/tmp/<random>.tmp` and return its path.
+    """Write header + payload to a fresh `<root>/<tmp_dir>/<random>.tmp` and return its path.
 
     On failure the temporary file is removed and the `OSError` propagates.
     """
     data = memoryview(data).cast("B")  # lengths in bytes, whatever the buffer's item size
     header = _HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(data), crc32c(data), block_id.raw)
-    tmp = root / TMP_DIR / f"{secrets.token_hex(16)}{TMP_SUFFIX}"
+    tmp = root / tmp_dir / f"{secrets.token_hex(16)}{TMP_SUFFIX}"
     fd = opener(os.fspath(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         _write_all(fd, header)

@@ -21,6 +21,7 @@ copy in another tier wastes space but can never serve wrong bytes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import threading
@@ -35,7 +36,17 @@ from typing import TypeVar
 from cache.block_file import PAYLOAD_OFFSET, BytesLike, Opener, block_path, default_opener
 from cache.blocks import BlockId
 from cache.health import Clock
-from cache.tier import Deferred, Detached, Move, Tier, TierOptions, TierStats, VerifyReads
+from cache.shard import SOLE, Peers, Shard
+from cache.tier import (
+    Deferred,
+    Detached,
+    Move,
+    Tier,
+    TierOpen,
+    TierOptions,
+    TierStats,
+    VerifyReads,
+)
 
 __all__ = ["BlockLocation", "OpenBlock", "StoreSettings", "TierSettings", "TieredStore"]
 
@@ -58,6 +69,9 @@ class StoreSettings:
     promote_after: int = 2  # hits in a lower tier before a block moves up one tier
     #: CRC pass on every hit of a disk tier, on the first hit only in a memory tier (CAC-09)
     verify_reads: VerifyReads = VerifyReads.ONCE_IN_MEMORY
+    #: this worker's share of the tiers when several processes share them (`cache.shard`);
+    #: each tier's capacity here is already this worker's part
+    shard: Shard = SOLE
 
     def __post_init__(self) -> None:
         if not self.tiers:
@@ -108,6 +122,7 @@ class TieredStore:
         promote_after: int = 2,
         verify_reads: VerifyReads = VerifyReads.ALWAYS,
         executor: Executor | None = None,
+        shard: Shard = SOLE,
     ) -> None:
         if not tiers or not 0 <= admission_tier < len(tiers) or promote_after < 1:
             raise ValueError("need >= 1 tier, a valid admission tier and promote_after >= 1")
@@ -116,6 +131,10 @@ class TieredStore:
         self._promote_after = promote_after
         self._verify_reads = verify_reads
         self._executor = executor
+        self.shard = shard
+        #: set by the gateway when other workers share the tiers; without it a block another
+        #: worker owns is read when present but never written
+        self.peers: Peers | None = None
         self._counter_lock = threading.Lock()
         self.hits = 0  # gets and reads served by some tier
         self.misses = 0  # gets and reads no tier could serve
@@ -141,6 +160,7 @@ class TieredStore:
                     spec.options,
                     clock=clock,
                     opener=opener,
+                    shard=settings.shard,
                 ),
             )
             for spec in settings.tiers
@@ -151,6 +171,7 @@ class TieredStore:
             promote_after=settings.promote_after,
             verify_reads=settings.verify_reads,
             executor=executor,
+            shard=settings.shard,
         )
 
     @property
@@ -171,6 +192,8 @@ class TieredStore:
         loop (microseconds); anything else (a first CRC pass, a promotion, a device) runs in a
         worker thread.
         """
+        if not self.shard.owns(block_id):
+            return await self._open_foreign(block_id)
         for tier in self._tiers:
             if block_id in tier:
                 if tier.memory_backed:
@@ -189,16 +212,48 @@ class TieredStore:
 
     async def put(self, block_id: BlockId, data: BytesLike) -> bool:
         """Cache a block; False when no tier could store it (the caller serves it anyway)."""
+        if not self.shard.owns(block_id):
+            return await self._put_foreign(block_id, data)
         return await self._in_thread(functools.partial(self._put, block_id, data))
 
     async def invalidate(self, block_id: BlockId) -> bool:
         """Remove a block from every tier; True if some tier held it."""
+        if not self.shard.owns(block_id):
+            if self.peers is None:
+                return False
+            return await self.peers.invalidate(self.shard.owner(block_id), block_id)
         return await self._in_thread(functools.partial(self._invalidate, block_id))
 
     def contains(self, block_id: BlockId) -> bool:
         """Whether some tier indexes the block (memory only: no I/O, no verification), to
-        label a response hit / miss / partial before its body is read."""
+        label a response hit / miss / partial before its body is read. Another worker's block
+        costs a stat per tier."""
+        if not self.shard.owns(block_id):
+            return any(tier.has_file(block_id) for tier in self._tiers)
         return any(block_id in tier for tier in self._tiers)
+
+    # Another worker's side of the handoff (cache.shard) ----------------------------------------
+
+    async def adopt(self, block_id: BlockId, tier: int, path: Path, file_size: int) -> bool:
+        """Take in a block another worker of this host fetched for us (it wrote the file in its
+        temporary directory of tier `tier`); the file is gone afterwards either way."""
+        if not (
+            self.shard.owns(block_id)
+            and 0 <= tier < len(self._tiers)
+            and self._tiers[tier].is_handoff_file(path)
+        ):
+            return False
+        return await self._in_thread(
+            functools.partial(self._adopt, block_id, tier, path, file_size)
+        )
+
+    def touch(self, block_ids: Sequence[BlockId]) -> None:
+        """Other workers served these blocks: count the hits (eviction order, promotion)."""
+        for block_id in block_ids:
+            if self.shard.owns(block_id):
+                for tier in self._tiers:
+                    if tier.touch(block_id):
+                        break
 
     def stats(self) -> tuple[TierStats, ...]:
         """Per-tier counters, fastest tier first (cheap: no I/O)."""
@@ -211,7 +266,54 @@ class TieredStore:
             else:
                 self.misses += 1
 
+    async def _open_foreign(self, block_id: BlockId) -> OpenBlock | None:
+        owner = self.shard.owner(block_id)
+        for index, tier in enumerate(self._tiers):
+            opened: TierOpen | Deferred | None = Deferred.CHECK
+            if tier.memory_backed:  # as for own blocks: the event loop may open a tmpfs file
+                opened = tier.open_foreign(block_id, verify=self._verify_reads, check_allowed=False)
+            if opened is Deferred.CHECK:
+                opened = await self._in_thread(
+                    functools.partial(tier.open_foreign, block_id, verify=self._verify_reads)
+                )
+            if isinstance(opened, TierOpen):
+                self._count(hit=True)
+                if self.peers is not None:
+                    self.peers.touched(owner, block_id)
+                return OpenBlock(opened.fd, opened.payload_length, index, tier.memory_backed)
+        self._count(hit=False)
+        return None
+
+    async def _put_foreign(self, block_id: BlockId, data: BytesLike) -> bool:
+        if self.peers is None:
+            return False
+        tier = self._admission_tier
+        written = await self._in_thread(
+            functools.partial(self._tiers[tier].write_foreign, block_id, data)
+        )
+        if written is None:
+            return False
+        path, file_size = written
+        try:
+            adopted = await self.peers.adopt(
+                self.shard.owner(block_id), block_id, tier, path, file_size
+            )
+        finally:
+            # Adopted: renamed away already. Refused or unreachable owner: not cached.
+            await self._in_thread(functools.partial(_unlink_missing_ok, path))
+        return adopted
+
     # The blocking halves, run in the executor --------------------------------------------------
+
+    def _adopt(self, block_id: BlockId, tier: int, path: Path, file_size: int) -> bool:
+        if any(block_id in t for t in self._tiers):
+            _unlink_missing_ok(path)
+            return True
+        admission = self._tiers[tier].adopt(
+            path, block_id, file_size, move=Move.ADMIT, consume=True
+        )
+        self._settle(tier, admission.evicted)
+        return admission.stored
 
     def _get(self, block_id: BlockId) -> BlockLocation | None:
         for index, tier in enumerate(self._tiers):
@@ -299,3 +401,8 @@ class TieredStore:
     def _invalidate(self, block_id: BlockId) -> bool:
         removed = [tier.remove(block_id) for tier in self._tiers]
         return any(removed)
+
+
+def _unlink_missing_ok(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

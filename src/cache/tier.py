@@ -27,6 +27,7 @@ off for big tiers and rely on the per-hit check (`VerifyReads.ALWAYS` costs the 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import enum
 import errno
@@ -43,7 +44,6 @@ from typing import TypeVar
 
 from cache.block_file import (
     HEADER_SIZE,
-    TMP_DIR,
     TMP_SUFFIX,
     BytesLike,
     CorruptBlock,
@@ -61,6 +61,7 @@ from cache.block_file import (
 from cache.blocks import BlockId
 from cache.fs_kind import is_memory_backed
 from cache.health import Clock, IoHealth
+from cache.shard import SOLE, Shard
 from cache.sieve import SievePolicy
 from cache.tier_scan import scan_tier
 
@@ -82,6 +83,7 @@ _log = logging.getLogger("pcache.cache")
 _T = TypeVar("_T")
 # A full file system says nothing about the device's health: count it, never trip the breaker.
 _NOT_THE_DEVICE = frozenset({errno.ENOSPC, errno.EDQUOT})
+_FOREIGN_CHECKED_MAX = 4096
 #: share of a tier's file system kept free unless `TierOptions.min_free_ratio` says otherwise
 DEFAULT_MIN_FREE_RATIO = 0.05
 
@@ -212,11 +214,22 @@ class Tier:
     """One directory of block files; use `Tier.open`."""
 
     def __init__(
-        self, root: Path, capacity: int, options: TierOptions, *, clock: Clock, opener: Opener
+        self,
+        root: Path,
+        capacity: int,
+        options: TierOptions,
+        *,
+        clock: Clock,
+        opener: Opener,
+        shard: Shard = SOLE,
     ) -> None:
         if capacity <= 0:
             raise ValueError(f"tier capacity must be > 0, got {capacity}")
         self._root = root
+        self._shard = shard
+        self._tmp = root / shard.tmp_dir
+        #: stamps of other workers' blocks this worker has checked (`VerifyReads.ONCE`), bounded
+        self._foreign_checked: collections.OrderedDict[BlockId, Stamp] = collections.OrderedDict()
         self._capacity = capacity
         self._options = options
         self._opener = opener
@@ -242,14 +255,16 @@ class Tier:
         *,
         clock: Clock = time.monotonic,
         opener: Opener = default_opener,
+        shard: Shard = SOLE,
     ) -> Tier:
-        """Open (creating if needed) a tier and rebuild its index from the files on disk.
+        """Open (creating if needed) a tier and rebuild its index from the files on disk (the
+        ones this worker owns, see `cache.shard`).
 
         Blocks beyond `capacity` (it shrank since the last run) are deleted oldest first.
         """
         options = options or TierOptions()
-        tier = cls(Path(directory), capacity, options, clock=clock, opener=opener)
-        scan = scan_tier(tier._root, verify=options.verify_on_open, opener=opener)
+        tier = cls(Path(directory), capacity, options, clock=clock, opener=opener, shard=shard)
+        scan = scan_tier(tier._root, verify=options.verify_on_open, opener=opener, shard=shard)
         tier.memory_backed = is_memory_backed(tier._root)
         tier._discarded_at_open = scan.discarded
         for _ in range(scan.io_errors):
@@ -418,6 +433,102 @@ class Tier:
             self._health.success()
         return result
 
+    # Blocks another worker owns (cache.shard): by path, outside the index ----------------------
+
+    def open_foreign(
+        self, block_id: BlockId, *, verify: VerifyReads, check_allowed: bool = True
+    ) -> TierOpen | Deferred | None:
+        """Open a block another worker owns; None is a miss. Checked like an own block (`verify`),
+        with the stamps of checked files kept here. A corrupt file is unlinked: its owner then
+        meets a missing file and forgets the block."""
+        with self._lock:
+            if not self._health.available():
+                return None
+        path = block_path(self._root, block_id)
+        try:
+            fd = self._opener(os.fspath(path), os.O_RDONLY)
+        except FileNotFoundError:
+            with self._lock:
+                self._misses += 1
+            return None
+        except OSError as error:
+            _log.warning("I/O error reading block %s: %s", block_id, error)
+            with self._lock:
+                self._io_error_locked(error)
+            return None
+        try:
+            status = os.fstat(fd)
+            stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
+            with self._lock:
+                trusted = (
+                    self._foreign_checked.get(block_id)
+                    if self._trusts_checked_files(verify)
+                    else None
+                )
+            if stamp != trusted:
+                if not check_allowed:
+                    os.close(fd)
+                    return Deferred.CHECK
+                check_fd(fd, path, expected=block_id)
+                with self._lock:
+                    self._foreign_checked[block_id] = stamp
+                    while len(self._foreign_checked) > _FOREIGN_CHECKED_MAX:
+                        self._foreign_checked.popitem(last=False)
+        except CorruptBlock as error:
+            os.close(fd)
+            _log.warning("corrupt block removed: %s", error)
+            _unlink_quietly(path)
+            with self._lock:
+                self._checksum_failures += 1
+            return None
+        except OSError as error:
+            os.close(fd)
+            _log.warning("I/O error reading block %s: %s", block_id, error)
+            with self._lock:
+                self._io_error_locked(error)
+            return None
+        with self._lock:
+            self._hits += 1
+        return TierOpen(fd, status.st_size - HEADER_SIZE, 0)
+
+    def has_file(self, block_id: BlockId) -> bool:
+        """Whether a block file exists here (another worker's block; a stat, no check)."""
+        return block_path(self._root, block_id).exists()
+
+    def write_foreign(self, block_id: BlockId, data: BytesLike) -> tuple[Path, int] | None:
+        """Write a block another worker owns into this worker's temporary directory, for the
+        owner to `adopt`; None if it cannot be written (the block is then simply not cached)."""
+        with self._lock:
+            if not self._health.available():
+                return None
+        try:
+            tmp = write_temp(
+                self._root,
+                block_id,
+                data,
+                durability=self._options.durability,
+                opener=self._opener,
+                tmp_dir=self._shard.tmp_dir,
+            )
+        except OSError as error:
+            _log.warning("cannot write block %s: %s", block_id, error)
+            return None
+        return tmp, HEADER_SIZE + memoryview(data).nbytes
+
+    def touch(self, block_id: BlockId) -> bool:
+        """Another worker served this block: count the hit toward eviction order and promotion."""
+        with self._lock:
+            entry = self._index.get(block_id)
+            if entry is None:
+                return False
+            entry.hits += 1
+            self._policy.access(block_id)
+            return True
+
+    def is_handoff_file(self, path: Path) -> bool:
+        """Whether `path` is where another worker of this host writes blocks for their owner."""
+        return path.parent.parent == self._root and path.parent.name.startswith("tmp")
+
     # Writes -----------------------------------------------------------------------------------
 
     def put(self, block_id: BlockId, data: BytesLike) -> Admission:
@@ -431,7 +542,12 @@ class Tier:
                 return _REFUSED
         try:
             tmp = write_temp(
-                self._root, block_id, data, durability=self._options.durability, opener=self._opener
+                self._root,
+                block_id,
+                data,
+                durability=self._options.durability,
+                opener=self._opener,
+                tmp_dir=self._shard.tmp_dir,
             )
         except OSError as error:
             _log.warning("cannot write block %s: %s", block_id, error)
@@ -460,7 +576,7 @@ class Tier:
             if consume:
                 _unlink_quietly(source)
             return _STORED if present else _REFUSED
-        tmp = self._root / TMP_DIR / f"{secrets.token_hex(16)}{TMP_SUFFIX}"
+        tmp = self._tmp / f"{secrets.token_hex(16)}{TMP_SUFFIX}"
         try:
             self._bring(source, tmp, consume=consume)
         except FileNotFoundError:  # the source was evicted or removed meanwhile: nothing to move
@@ -580,7 +696,7 @@ class Tier:
         return tuple(evicted)
 
     def _detach_locked(self, block_id: BlockId, file_size: int) -> Detached | None:
-        parked = self._root / TMP_DIR / f"{secrets.token_hex(16)}{TMP_SUFFIX}"
+        parked = self._tmp / f"{secrets.token_hex(16)}{TMP_SUFFIX}"
         try:
             os.rename(block_path(self._root, block_id), parked)
         except FileNotFoundError:

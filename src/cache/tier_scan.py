@@ -1,10 +1,11 @@
 """Rebuild a tier's index from its directory at start: the files are the truth (CAC-10, FLT-13).
 
-Everything under `tmp/` is an unfinished write or an evicted block waiting to move, from a
-process that is gone, so it is deleted. A block file whose header is invalid, whose size does not
-match its header (torn), whose id does not match its name, or (with `verify`) whose CRC fails is
-unlinked. Files whose names are not block ids are left alone: a misconfigured tier directory must
-not cost anyone their files.
+Everything under the worker's temporary directory (`tmp/`, see `cache.shard`) is an unfinished
+write or an evicted block waiting to move, from a process that is gone, so it is deleted. A block
+file whose header is invalid, whose size does not match its header (torn), whose id does not
+match its name, or (with `verify`) whose CRC fails is unlinked. Files whose names are not block
+ids are left alone: a misconfigured tier directory must not cost anyone their files. Blocks
+another worker owns are skipped: they are its to check.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cache.block_file import TMP_DIR, CorruptBlock, Opener, check, read_header
+from cache.block_file import CorruptBlock, Opener, check, read_header
 from cache.blocks import BLOCK_ID_HEX_LENGTH, BlockId
+from cache.shard import SOLE, Shard
 
 __all__ = ["ScanResult", "ScannedBlock", "scan_tier"]
 
@@ -44,11 +46,12 @@ def _is_hex(name: str, length: int) -> bool:
     return len(name) == length and _HEX.issuperset(name)
 
 
-def _clear_tmp(root: Path, result: ScanResult) -> None:
-    for entry in os.scandir(root / TMP_DIR):
-        if entry.is_file(follow_symlinks=False):
-            os.unlink(entry.path)
-            result.tmp_removed += 1
+def _clear_tmp(root: Path, shard: Shard, result: ScanResult) -> None:
+    for name in shard.stale_tmp_dirs(os.listdir(root)):
+        for entry in os.scandir(root / name):
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                result.tmp_removed += 1
 
 
 def _scan_file(path: Path, block_id: BlockId, *, verify: bool, opener: Opener) -> int:
@@ -58,17 +61,20 @@ def _scan_file(path: Path, block_id: BlockId, *, verify: bool, opener: Opener) -
     return read_header(path, expected=block_id, opener=opener).file_size
 
 
-def scan_tier(root: Path, *, verify: bool, opener: Opener) -> ScanResult:
-    """Create the tier's directories if needed, clear `tmp/`, and list the intact blocks."""
-    (root / TMP_DIR).mkdir(parents=True, exist_ok=True)
+def scan_tier(root: Path, *, verify: bool, opener: Opener, shard: Shard = SOLE) -> ScanResult:
+    """Create the tier's directories if needed, clear this worker's temporaries, and list the
+    intact blocks it owns (other workers' blocks are theirs to check)."""
+    (root / shard.tmp_dir).mkdir(parents=True, exist_ok=True)
     result = ScanResult()
-    _clear_tmp(root, result)
+    _clear_tmp(root, shard, result)
     for fan_out in os.scandir(root):
         if not (_is_hex(fan_out.name, 2) and fan_out.is_dir(follow_symlinks=False)):
             continue
         for entry in os.scandir(fan_out.path):
             name = entry.name
             if not (_is_hex(name, BLOCK_ID_HEX_LENGTH) and name.startswith(fan_out.name)):
+                continue
+            if not shard.owns(BlockId(name)):
                 continue
             path = Path(entry.path)
             try:
