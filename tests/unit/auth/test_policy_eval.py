@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import timeit
 from typing import Any
 
 import pytest
@@ -1082,14 +1081,10 @@ def _ten_policies() -> list[PolicyDocument]:
         ),
     ],
 )
-def test_evaluate__ten_policies_cost_well_under_100_microseconds(
-    ctx: RequestContext, expected: Decision
-) -> None:
-    policies = _ten_policies()
-    assert evaluate(ctx, policies) is expected
-    number = 2000
-    best = min(timeit.repeat(lambda: evaluate(ctx, policies), number=number, repeat=5)) / number
-    assert best < 100e-6, f"{best * 1e6:.1f} µs per evaluate()"
+def test_evaluate__ten_policies_decide_each_case(ctx: RequestContext, expected: Decision) -> None:
+    # Their cost (µs per evaluate) is measured by bench/policy_micro.py, not asserted here: a
+    # wall-clock bound fails correct code on a loaded machine.
+    assert evaluate(ctx, _ten_policies()) is expected
 
 
 def test_request_context__a_bare_string_is_one_value() -> None:
