@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from gateway.server import run
 
-        run(cfg)
+        run(cfg, argv)  # workers, if any, are started with the same arguments
         return 0
     return 2
 

@@ -7,6 +7,7 @@ dataclasses. `config.example.toml` documents every key with its default.
 from __future__ import annotations
 
 import ipaddress
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,8 +81,11 @@ class Config:
     cache: CacheConfig = field(default_factory=CacheConfig)
     #: `replicate` PBuckets read first from targets with this region label
     region_affinity: str | None = None
+    #: worker processes serving the listeners (SO_REUSEPORT), sharing the tiers by shard
+    workers: int = 1
 
 
+MAX_WORKERS = 64
 _TOP = {"node", "redis", "vendors", "buckets", "pbuckets", "iam", "cache"}
 _NODE = {
     "listen",
@@ -96,6 +100,7 @@ _NODE = {
     "shutdown_timeout",
     "vendor_allowlist",
     "region_affinity",
+    "workers",
 }
 
 
@@ -118,6 +123,15 @@ def _num(doc: dict[str, Any], key: str, path: str, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{path}.{key}", "must be a positive number")
     return float(value)
+
+
+def _workers(node: dict[str, Any]) -> int:
+    value = node.get("workers", 1)
+    if value == "auto":
+        return os.cpu_count() or 1
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
+        raise ConfigError("node.workers", f'must be "auto" or a whole number 1..{MAX_WORKERS}')
+    return value
 
 
 def _seconds(table: dict[str, Any], key: str, default: float) -> float:
@@ -201,6 +215,7 @@ def load_config(
         shutdown_timeout=_num(node, "shutdown_timeout", "node", 30.0),
         vendor_allowlist=allowlist,
         region_affinity=_str(node, "region_affinity", "node"),
+        workers=_workers(node),
         **_iam(_table(doc, "iam", "iam")),
         cache=_cache(_table(doc, "cache", "cache"), ddir),
     )

@@ -25,7 +25,9 @@ the label is `-`, so a client spraying random bucket names cannot grow the serie
 `MAX_PBUCKET_LABELS` names are tracked; later ones are counted under `_other`.
 
 One process is one node: `add_metrics_route` binds the collector to the node whose app it is
-given (a second call, e.g. a second node in one test process, replaces the binding).
+given (a second call, e.g. a second node in one test process, replaces the binding). With several
+worker processes (`[node] workers`), the worker a scrape reaches adds up its siblings' numbers
+(`gateway.metrics_merge`), so a scrape shows the host.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from gateway.context import SERVICES
+from gateway.metrics_merge import merge_expositions
+from gateway.worker_link import LINK
 from router.vendor_guard import GuardedUpstream
 
 if TYPE_CHECKING:
@@ -392,6 +396,9 @@ async def serve_metrics(request: web.Request) -> web.StreamResponse:
 
         return await handle(request)
     body = generate_latest(REGISTRY)
+    link = request.app.get(LINK)
+    if link is not None and link.siblings:  # one scrape answers for every worker of the host
+        body = merge_expositions([body.decode(), *await link.sibling_metrics()])
     return web.Response(
         body=body,
         headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"},

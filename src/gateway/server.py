@@ -12,9 +12,11 @@ import socket
 import ssl
 import sys
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from aiohttp import web
+from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
 from auth.iam_model import ROOT_USER
@@ -27,6 +29,7 @@ from auth.secrets import (
     load_or_create_master_key,
 )
 from cache.meta import MetaCache
+from cache.shard import SOLE, Shard
 from cache.store import StoreSettings, TieredStore, TierSettings
 from cache.tier import TierOptions, VerifyReads
 from gateway import redact
@@ -39,11 +42,13 @@ from gateway.cache_read import CacheService, CacheSettings
 from gateway.config import Config, PBucketConfig, TierConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
-from gateway.metrics import add_metrics_route
+from gateway.metrics import REGISTRY, add_metrics_route
 from gateway.s3app import add_s3_routes
 from gateway.sts import add_sts_routes
+from gateway.supervisor import WORKER_ENV, WORKER_REDIS_ENV, parse_worker, run_dir, supervise
 from gateway.vendors import build_vendor
 from gateway.warm_jobs import add_warm_jobs
+from gateway.worker_link import LINK, WorkerLink
 from router.pbucket import PBucket, TargetSpec
 from router.registry import Router, RouterSettings
 from router.repair import RepairSettings, RepairWorker
@@ -85,6 +90,8 @@ class Node:
     """One running gateway node and everything it owns."""
 
     cfg: Config
+    #: this process's share of the host (`[node] workers`); SOLE when it is the only one
+    shard: Shard = SOLE
     embedded: EmbeddedRedis | None = None
     redis: Redis | None = None
     router: Router | None = None
@@ -92,13 +99,16 @@ class Node:
     repair: RepairWorker | None = None
     api_vendors: ApiVendors | None = None
     meta: MetaCache | None = None
+    link: WorkerLink | None = None
     runner: web.AppRunner | None = None
     endpoints: list[str] = field(default_factory=list)
 
     async def start(self) -> Services:
         cfg = self.cfg
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        url = cfg.redis_url
+        worker = self.shard.count > 1
+        # A worker's supervisor started the embedded Redis and set up the root credentials.
+        url = os.environ.get(WORKER_REDIS_ENV) if worker else cfg.redis_url
         if not url:
             self.embedded = EmbeddedRedis(cfg.data_dir / "meta")
             await self.embedded.start()
@@ -107,7 +117,8 @@ class Node:
         await self.redis.ping()
         box = SecretBox(_master_key(cfg))
         store = IamStore(self.redis, box)
-        await self._root_credentials(store)
+        if not worker:
+            await root_credentials(store)
         self.iam = IamView(store, self.redis, max_stale=cfg.iam_max_stale)
         await self.iam.start()
         vendors = {n: build_vendor(v, cfg.vendor_allowlist) for n, v in cfg.vendors.items()}
@@ -153,34 +164,13 @@ class Node:
         await self._listen(services)
         return services
 
-    async def _root_credentials(self, store: IamStore) -> None:
-        """Root keys from the environment (then the only root key), else the stored ones, else
-        new ones printed once."""
-        access, secret = os.environ.get(_ROOT_KEY_ENV), os.environ.get(_ROOT_SECRET_ENV)
-        existing = (await store.load()).keys_of(ROOT_USER)
-        if access and secret:
-            await store.create_access_key(ROOT_USER, access_key=access, secret=secret, limit=None)
-            await store.delete_access_keys(
-                [k.access_key for k in existing if k.access_key != access]
-            )
-            return
-        if existing:
-            return
-        access, secret = generate_access_key(), generate_secret_key()
-        await store.create_access_key(ROOT_USER, access_key=access, secret=secret, limit=None)
-        # Printed once, on the terminal only (never logged): it is stored encrypted from now on.
-        print(
-            f"PCache root credentials (shown once):\n  access key: {access}\n"
-            f"  secret key: {secret}",
-            file=sys.stderr,
-            flush=True,
-        )
-
     async def _listen(self, services: Services) -> None:
         app = web.Application(handler_args={"access_log": None})
         app[SERVICES] = services
         assert self.api_vendors is not None
         app[API_VENDORS] = self.api_vendors
+        if self.link is not None:
+            app[LINK] = self.link
         app.router.add_get("/healthz", _healthz)
         app.router.add_get("/readyz", _readyz)
         add_metrics_route(app, [t.name for t in self.cfg.cache.tiers])
@@ -195,14 +185,19 @@ class Node:
         )
         await self.runner.setup()
         host, port = self.cfg.listen.rsplit(":", 1)
-        site = web.TCPSite(self.runner, host, int(port), backlog=1024, reuse_address=True)
+        shared = self.shard.count > 1  # the workers of a host share its ports
+        site = web.TCPSite(
+            self.runner, host, int(port), backlog=1024, reuse_address=True, reuse_port=shared
+        )
         await site.start()
         self.endpoints.append(_endpoint("http", site))
         if self.cfg.https_listen:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(str(self.cfg.tls_cert), str(self.cfg.tls_key))
             h, p = self.cfg.https_listen.rsplit(":", 1)
-            tls = web.TCPSite(self.runner, h, int(p), ssl_context=ctx, backlog=1024)
+            tls = web.TCPSite(
+                self.runner, h, int(p), ssl_context=ctx, backlog=1024, reuse_port=shared
+            )
             await tls.start()
             self.endpoints.append(_endpoint("https", tls))
 
@@ -214,13 +209,21 @@ class Node:
         store = await TieredStore.open(
             StoreSettings(
                 tiers=tuple(
-                    TierSettings(t.directory, t.capacity, _tier_options(t)) for t in cfg.tiers
+                    # Each worker owns its share of every tier (cache.shard).
+                    TierSettings(t.directory, t.capacity // self.shard.count, _tier_options(t))
+                    for t in cfg.tiers
                 ),
                 admission_tier=cfg.admission_tier,
                 promote_after=cfg.promote_after,
                 verify_reads=VerifyReads(cfg.verify_reads),
+                shard=self.shard,
             )
         )
+        if self.shard.count > 1:
+            self.link = WorkerLink(self.shard, run_dir(self.cfg), lambda: generate_latest(REGISTRY))
+            self.link.store = store
+            store.peers = self.link
+            await self.link.start()
         self.meta = MetaCache(self.redis, negative_ttl=cfg.negative_ttl)
         await self.meta.start()
         return CacheService(
@@ -241,6 +244,8 @@ class Node:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.link is not None:
+            await self.link.stop()
         if self.meta is not None:
             await self.meta.stop()
         if self.iam is not None:
@@ -255,6 +260,27 @@ class Node:
             await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
+
+
+async def root_credentials(store: IamStore) -> None:
+    """Root keys from the environment (then the only root key), else the stored ones, else
+    new ones printed once."""
+    access, secret = os.environ.get(_ROOT_KEY_ENV), os.environ.get(_ROOT_SECRET_ENV)
+    existing = (await store.load()).keys_of(ROOT_USER)
+    if access and secret:
+        await store.create_access_key(ROOT_USER, access_key=access, secret=secret, limit=None)
+        await store.delete_access_keys([k.access_key for k in existing if k.access_key != access])
+        return
+    if existing:
+        return
+    access, secret = generate_access_key(), generate_secret_key()
+    await store.create_access_key(ROOT_USER, access_key=access, secret=secret, limit=None)
+    # Printed once, on the terminal only (never logged): it is stored encrypted from now on.
+    print(
+        f"PCache root credentials (shown once):\n  access key: {access}\n  secret key: {secret}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _endpoint(scheme: str, site: web.TCPSite) -> str:
@@ -275,8 +301,8 @@ async def _readyz(request: web.Request) -> web.Response:
     return web.json_response({"ready": services.ready}, status=200 if services.ready else 503)
 
 
-async def serve(cfg: Config) -> None:
-    node = Node(cfg)
+async def serve(cfg: Config, shard: Shard = SOLE) -> None:
+    node = Node(cfg, shard)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -284,7 +310,8 @@ async def serve(cfg: Config) -> None:
     try:
         services = await node.start()
         for ep in node.endpoints:
-            print(f"PCache listening on {ep}", file=sys.stderr, flush=True)
+            who = f" (worker {shard.index} of {shard.count})" if shard.count > 1 else ""
+            print(f"PCache listening on {ep}{who}", file=sys.stderr, flush=True)
         await stop.wait()
         services.ready = False
     finally:
@@ -292,18 +319,47 @@ async def serve(cfg: Config) -> None:
             await node.stop()
 
 
-def run(cfg: Config) -> None:
-    _logging(cfg.log_level)
+def run(cfg: Config, argv: Sequence[str] = ()) -> None:
+    """Serve in this process, or (`[node] workers` > 1) start and watch the worker processes,
+    which run `python -m gateway <argv>` again."""
+    worker = parse_worker(os.environ.get(WORKER_ENV))
+    shard = Shard(*worker) if worker else SOLE
+    _logging(cfg.log_level, shard)
+    main = serve(cfg, shard) if worker or cfg.workers == 1 else supervise(cfg, argv, _shared)
     try:
         import uvloop
 
-        uvloop.run(serve(cfg))
+        uvloop.run(main)
     except ImportError:  # pragma: no cover - uvloop is a dependency; keep running without it
-        asyncio.run(serve(cfg))
+        asyncio.run(main)
 
 
-def _logging(level: str) -> None:
+async def _shared(cfg: Config) -> tuple[str, Callable[[], Awaitable[None]]]:
+    """What the workers of a host share, made once before they start: Redis (embedded unless
+    configured), the master key, the root credentials."""
+    embedded = None
+    url = cfg.redis_url
+    if not url:
+        embedded = EmbeddedRedis(cfg.data_dir / "meta")
+        await embedded.start()
+        url = embedded.url
+    redis = Redis.from_url(url)
+    try:
+        await root_credentials(IamStore(redis, SecretBox(_master_key(cfg))))
+    finally:
+        await redis.aclose()
+
+    async def cleanup() -> None:
+        if embedded is not None:
+            await embedded.stop()
+
+    return url, cleanup
+
+
+def _logging(level: str, shard: Shard = SOLE) -> None:
     fmt = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    if shard.count > 1:
+        fmt = f"%(asctime)s %(levelname)s worker={shard.index} %(name)s %(message)s"
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO), format=fmt, stream=sys.stderr
     )

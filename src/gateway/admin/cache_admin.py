@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import json
 import logging
@@ -56,6 +57,7 @@ from gateway.context import SERVICES
 from gateway.dispatch import MAX_KEY_BYTES, validate_bucket_name
 from gateway.errors import S3Error
 from gateway.metrics import tier_names
+from gateway.worker_link import LINK
 from router.pbucket import BucketView
 
 __all__ = [
@@ -113,8 +115,27 @@ def _tier_json(name: str | None, stats: TierStats) -> dict[str, Any]:
     return doc
 
 
-def cache_status(cache: CacheService | None, names: Sequence[str] = ()) -> dict[str, Any]:
-    """The body of `GET /admin/v1/cache` for one node."""
+def _add_tier_stats(own: TierStats, others: Sequence[Mapping[str, Any]]) -> TierStats:
+    """One tier over every worker of the host: the counts add up (each worker owns a share of
+    the tier), and it is in service only if it is for all of them."""
+    totals = dataclasses.asdict(own)
+    for other in others:
+        for name, value in totals.items():
+            theirs = other.get(name)
+            if name == "in_service":
+                totals[name] = bool(value) and bool(theirs)
+            elif isinstance(value, int) and isinstance(theirs, int):
+                totals[name] = value + theirs
+    return TierStats(**totals)
+
+
+def cache_status(
+    cache: CacheService | None,
+    names: Sequence[str] = (),
+    siblings: Sequence[Sequence[Mapping[str, Any]]] = (),
+) -> dict[str, Any]:
+    """The body of `GET /admin/v1/cache` for one node (`siblings`: the tier stats of the
+    host's other workers, added in)."""
     if cache is None:
         return {
             "enabled": False,
@@ -123,7 +144,10 @@ def cache_status(cache: CacheService | None, names: Sequence[str] = ()) -> dict[
             "tiers": [],
             "singleflight": {"runs": 0, "joins": 0},
         }
-    stats = cache.store.stats()
+    stats = tuple(
+        _add_tier_stats(own, [tiers[i] for tiers in siblings if i < len(tiers)])
+        for i, own in enumerate(cache.store.stats())
+    )
     return {
         "enabled": True,
         "block_size": cache.settings.block_size,
@@ -145,7 +169,9 @@ async def get_cache_status(call: AdminCall) -> Reply:
     cache = call.services.cache
     if cache is not None:
         await settle(cache)  # count the blocks of reads that already answered
-    return Reply(body=cache_status(cache, tier_names(call.request.app)))
+    link = call.request.app.get(LINK)
+    siblings = await link.sibling_cache_stats() if link is not None else []
+    return Reply(body=cache_status(cache, tier_names(call.request.app), siblings))
 
 
 # --- regex safety ----------------------------------------------------------------------------
@@ -400,7 +426,9 @@ async def _drop_announced(cache: CacheService, data: bytes | str) -> None:
         log.warning("cache purge: malformed message on %s ignored", PURGE_CHANNEL)
         return
     for bid in ids:
-        await cache.store.invalidate(bid)
+        # Every worker of a host hears the message: each drops the blocks it owns.
+        if cache.store.shard.owns(bid):
+            await cache.store.invalidate(bid)
 
 
 async def _follow(redis: Redis, cache: CacheService) -> None:
