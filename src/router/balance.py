@@ -197,6 +197,10 @@ class BalanceView(BucketView):
     async def delete_object(self, key: str) -> None:
         await self._everywhere(lambda p: p.delete_object(key))
 
+    async def change_storage_class(self, key: str, storage_class: str) -> bool:
+        # Where the key lives (its owner, or a target it was written to before a change).
+        return await self._probe(key, lambda p: p.change_storage_class(key, storage_class))
+
     async def list_objects(
         self,
         *,

@@ -31,6 +31,7 @@ from router.models import (
     UploadInfo,
     UploadsPage,
 )
+from router.profiles import vendor_storage_class
 from router.ranges import invalid_range
 from router.upstream import Upstream
 
@@ -206,6 +207,30 @@ class BucketView:
 
     async def delete_object(self, key: str) -> None:
         await self.upstream.delete_object(self.bucket, self.vkey(key))
+
+    async def change_storage_class(self, key: str, storage_class: str) -> bool:
+        """A lifecycle transition: move `key` to the vendor's class for `storage_class` (hot /
+        cold / archive or an AWS name, mapped through the vendor profile) by a self-copy that
+        keeps its metadata and tags. False when it is in that class already (so a repeated
+        transition does nothing). The copy is conditional on the ETag just read, so an object
+        rewritten meanwhile is left alone (PreconditionFailed)."""
+        target = vendor_storage_class(self.upstream.storage_classes, storage_class)
+        info = await self.head_object(key)
+        if (info.storage_class or "STANDARD") == target:
+            return False
+        # REPLACE with the object's own headers: some stores (SeaweedFS) refuse a COPY-directive
+        # self-copy that changes only the storage class.
+        options = options_from_info(info, PutOptions(storage_class=target))
+        await self.upstream.copy_object(
+            self.bucket,
+            self.vkey(key),
+            self.bucket,
+            self.vkey(key),
+            options=options,
+            replace_metadata=True,
+            source_conditions=Conditions(if_match=info.etag),
+        )
+        return True
 
     async def list_objects(
         self,

@@ -475,6 +475,18 @@ class ReplicateView(BucketView):
 
         await self._fan_out(key, "delete", {i: call(i) for i in range(len(self.parts))})
 
+    async def change_storage_class(self, key: str, storage_class: str) -> bool:
+        """On every target, each in its own vendor's class. Not queued for repair: a target
+        that failed is simply moved again by the next lifecycle run."""
+        results = await asyncio.gather(
+            *(p.change_storage_class(key, storage_class) for p in self.parts),
+            return_exceptions=True,
+        )
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return any(results)
+
     async def put_object_tagging(self, key: str, tags: Sequence[tuple[str, str]]) -> None:
         def call(i: int) -> Callable[[], Awaitable[None]]:
             return lambda: self.parts[i].put_object_tagging(key, tags)
