@@ -18,6 +18,7 @@ from tests.integration.router.conftest import seaweed_settings
 from tests.rig.iam import until
 from tests.rig.seaweed import SeaweedServer
 from ttl.lease import lease_key
+from ttl.store import LifecycleStore
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="session")
@@ -34,16 +35,20 @@ async def ttl_upstream(seaweed: SeaweedServer) -> AsyncIterator[S3Upstream]:
         seaweed_settings(
             seaweed,
             name="seaweed-ttl",
-            storage_classes=StorageClasses("STANDARD", "STANDARD_IA", "GLACIER"),
+            storage_classes=StorageClasses("STANDARD", "STANDARD_IA", "GLACIER_IR"),
         )
     )
     yield upstream
     await upstream.close()
 
 
-@pytest.fixture
-def pb_name() -> str:
-    return f"pb-{uuid.uuid4().hex[:16]}"
+@pytest_asyncio.fixture(loop_scope="session")
+async def pb_name(redis_client: Redis) -> AsyncIterator[str]:
+    """A fresh PBucket name; its rules leave the shared Redis afterwards (other nodes'
+    schedulers read the index)."""
+    name = f"pb-{uuid.uuid4().hex[:16]}"
+    yield name
+    await LifecycleStore(redis_client).delete(name)
 
 
 @pytest.fixture
