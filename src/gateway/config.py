@@ -15,9 +15,11 @@ from typing import Any
 
 from gateway.cache_policy import Freshness, FreshnessMode, Rule, WriteMode, parse_freshness
 from gateway.config_errors import ConfigError
+from gateway.config_lifecycle import parse_lifecycle
 from gateway.config_pbuckets import PBucketConfig, parse_pbuckets
 from gateway.config_vendors import VendorConfig, parse_vendor, parse_vendor_allowlist
 from router.endpoint_guard import Allowlist
+from ttl.settings import LifecycleSettings
 
 __all__ = ["Config", "ConfigError", "PBucketConfig", "VendorConfig", "load_config"]
 
@@ -83,10 +85,11 @@ class Config:
     region_affinity: str | None = None
     #: worker processes serving the listeners (SO_REUSEPORT), sharing the tiers by shard
     workers: int = 1
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
 
 
 MAX_WORKERS = 64
-_TOP = {"node", "redis", "vendors", "buckets", "pbuckets", "iam", "cache"}
+_TOP = {"node", "redis", "vendors", "buckets", "pbuckets", "iam", "cache", "lifecycle"}
 _NODE = {
     "listen",
     "https_listen",
@@ -218,6 +221,7 @@ def load_config(
         workers=_workers(node),
         **_iam(_table(doc, "iam", "iam")),
         cache=_cache(_table(doc, "cache", "cache"), ddir),
+        lifecycle=parse_lifecycle(_table(doc, "lifecycle", "lifecycle")),
     )
 
 

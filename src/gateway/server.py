@@ -42,6 +42,7 @@ from gateway.cache_read import CacheService, CacheSettings
 from gateway.config import Config, PBucketConfig, TierConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
+from gateway.lifecycle_service import add_lifecycle
 from gateway.metrics import REGISTRY, add_metrics_route
 from gateway.s3app import add_s3_routes
 from gateway.sts import add_sts_routes
@@ -177,6 +178,7 @@ class Node:
         app.cleanup_ctx.append(follow_purges)  # other nodes' cache purges
         add_warm_jobs(app, services.router.redis)  # cache warm-up jobs
         add_router_jobs(app, RouterJobs(services.router))  # rebalance / migrate jobs
+        add_lifecycle(app, services, self.cfg.lifecycle)  # lifecycle scheduler and jobs
         add_sts_routes(app)
         add_admin_routes(app)
         add_s3_routes(app)

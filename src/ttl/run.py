@@ -87,6 +87,8 @@ class LifecycleJobs:
         self.store = JobStore(client)
         self.rules = LifecycleStore(client)
         self._tasks: dict[str, asyncio.Task[JobRecord]] = {}
+        #: records of the jobs running here: live counters, ahead of the last checkpoint
+        self._live: dict[str, JobRecord] = {}
 
     async def start(
         self, pbucket: str, *, dry_run: bool = False, due_after: timedelta | None = None
@@ -126,8 +128,13 @@ class LifecycleJobs:
             raise
         ctx = RunContext(view, config, job, lease, now, self.settings, self.hooks)
         task = asyncio.ensure_future(self._main(ctx))
-        self._tasks[job.job_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(job.job_id, None))
+        self._tasks[job.job_id], self._live[job.job_id] = task, job
+
+        def done(_: object) -> None:
+            self._tasks.pop(job.job_id, None)
+            self._live.pop(job.job_id, None)
+
+        task.add_done_callback(done)
         return job, task
 
     async def _open(self, pbucket: str, dry_run: bool, lease: Lease, now: datetime) -> JobRecord:
@@ -214,6 +221,17 @@ class LifecycleJobs:
             job.pbucket, job.job_id, job.state, job.scanned, job.expired, job.transitioned,
             job.aborted, job.errors,
         )  # fmt: skip
+
+    async def record(self, pbucket: str, job_id: str) -> JobRecord | None:
+        """A job's record: live if it runs on this node, else as last written."""
+        live = self._live.get(job_id)
+        if live is not None and live.pbucket == pbucket:
+            return live
+        return await self.store.get(pbucket, job_id)
+
+    async def history(self, pbucket: str) -> list[JobRecord]:
+        """The PBucket's jobs, newest first (live records for those running here)."""
+        return [self._live.get(j.job_id, j) for j in await self.store.history(pbucket)]
 
     async def shutdown(self) -> None:
         """Stop this node's jobs (each ends failed, resumable from its checkpoint)."""

@@ -127,3 +127,37 @@ def test_cache_config__policy_errors_name_the_key(tmp_path: Path, text: str, key
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert key in str(err.value)
+
+
+def test_lifecycle__example_is_the_defaults() -> None:
+    from ttl.settings import LifecycleSettings
+
+    assert load_config(EXAMPLE).lifecycle == load_config(None).lifecycle == LifecycleSettings()
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('interval = "soon"', "lifecycle.interval"),
+        ("interval = 0", "lifecycle.interval"),
+        ('lease_ttl = "0.5s"', "lifecycle.lease_ttl"),
+        ("enabled = 1", "lifecycle.enabled"),
+        ("page_size = 5000", "lifecycle.page_size"),
+        ("parallel = 0", "lifecycle.parallel"),
+        ("when = 1", "lifecycle.when"),
+    ],
+)
+def test_lifecycle__bad_values_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "pcache.toml"
+    path.write_text(f"[lifecycle]\n{text}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.key == key
+
+
+def test_lifecycle__durations(tmp_path: Path) -> None:
+    path = tmp_path / "pcache.toml"
+    path.write_text('[lifecycle]\ninterval = "90m"\nlease_ttl = 5\nenabled = false\n')
+    cfg = load_config(path).lifecycle
+    assert cfg.interval.total_seconds() == 5400 and cfg.lease_ttl.total_seconds() == 5
+    assert cfg.enabled is False
