@@ -343,6 +343,11 @@ def test_admin__tour_of_every_endpoint(
     stored = step("PutBucketLifecycle", "PUT", lifecycle, rules)
     assert stored["Rules"][0]["Expiration"] == {"Days": 30}
     assert step("GetBucketLifecycle", "GET", lifecycle)["Rules"] == stored["Rules"]
+    ran = step("RunLifecycleJob", "POST", lifecycle + "/run", {"dry_run": True}, 202)
+    assert (ran["pbucket"], ran["dry_run"]) == (bucket, True)
+    assert step("GetLifecycleJob", "GET", f"{lifecycle}/jobs/{ran['job_id']}")["dry_run"] is True
+    history = step("ListLifecycleJobs", "GET", lifecycle + "/jobs")["items"]
+    assert ran["job_id"] in [j["job_id"] for j in history]
     step("DeleteBucketLifecycle", "DELETE", lifecycle, status=204)
     assert step("GetCacheStatus", "GET", "/admin/v1/cache")["enabled"] is True
     purge = {"pbucket": bucket, "key": "never-cached"}

@@ -175,6 +175,25 @@ def test_cli__groups_roles_and_bucket_policies(
     rules_path.write_text(json.dumps(rules))
     ok(root_env, "lifecycle", "put", bucket, "--document", str(rules_path))
     assert json.loads(ok(root_env, "lifecycle", "get", bucket))["Rules"] == rules["Rules"]
+    ran = json.loads(
+        ok(
+            root_env,
+            "--json",
+            "lifecycle",
+            "run",
+            bucket,
+            "--dry-run",
+            "--wait",
+            "--interval",
+            "0.1",
+        )
+    )
+    assert (ran["state"], ran["dry_run"], ran["pbucket"]) == ("succeeded", True, bucket)
+    history = ok(root_env, "lifecycle", "jobs", bucket)
+    assert history.splitlines()[0].split()[:3] == ["JOB_ID", "STATE", "DRY_RUN"]
+    assert ran["job_id"] in history
+    one = ok(root_env, "lifecycle", "jobs", bucket, ran["job_id"])
+    assert "state:" in one and one.split("state:")[1].split()[0] == "succeeded"
     ok(root_env, "lifecycle", "delete", bucket)
     missing = pcache_admin(root_env, "bucket-policy", "get", bucket)
     assert missing.returncode == 1 and missing.stderr.startswith("NoSuchBucketPolicy: ")

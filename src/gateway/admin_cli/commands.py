@@ -456,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     rules("get", lifecycle_get, "print a PBucket's lifecycle rules", "bucket")
     _document_option(rules("put", lifecycle_put, "set a PBucket's lifecycle rules", "bucket"))
     rules("delete", lifecycle_delete, "delete a PBucket's lifecycle rules", "bucket")
+    from gateway.admin_cli.lifecycle_jobs import add_lifecycle_job_commands  # builds on this
+
+    add_lifecycle_job_commands(rules)
 
     cache = tree.noun("cache", "the node's block cache")
     cache("status", cache_status, "show the cache settings and each tier's usage and counters")
