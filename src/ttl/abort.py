@@ -44,7 +44,7 @@ async def _one(ctx: RunContext, upload: UploadInfo) -> None:
 async def walk_uploads(ctx: RunContext, checkpoint: Callable[[], Awaitable[None]]) -> None:
     job = ctx.job
     while True:
-        await ctx.lease.hold()
+        await ctx.lease.confirm()
         page = await ctx.view.list_multipart_uploads(
             key_marker=job.upload_key or None,
             upload_id_marker=job.upload_id or None,

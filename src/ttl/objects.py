@@ -59,7 +59,7 @@ async def walk_objects(ctx: RunContext, checkpoint: Callable[[], Awaitable[None]
     """From the record's `last_key` to the end of the listing, a checkpoint after each page."""
     job = ctx.job
     while True:
-        await ctx.lease.hold()  # renews the lease between pages; a lost one stops the walk
+        await ctx.lease.confirm()  # renews the lease between pages; a lost one stops the walk
         page = await ctx.view.list_objects(
             max_keys=ctx.settings.page_size, start_after=job.last_key or None
         )
