@@ -42,7 +42,10 @@ def _config(far: FaultProxy, seaweed: SeaweedServer, redis_url: str, work: Path)
 [[pbuckets]]
 name = "{PB}"
 policy = "replicate"
-targets = [{{ vendor = "far", bucket = "{TARGETS[0]}" }}, {{ vendor = "far", bucket = "{TARGETS[1]}" }}]
+targets = [
+  {{ vendor = "far", bucket = "{TARGETS[0]}" }},
+  {{ vendor = "far", bucket = "{TARGETS[1]}" }},
+]
 """
     return far_config(far, seaweed, redis_url, work / "tier", max_age=600, tail=tail)
 
