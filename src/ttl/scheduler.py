@@ -15,6 +15,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from router.errors import RouterError
 from ttl.job import JobRecord
 from ttl.run import LeaseBusy, LifecycleJobs, NoLifecycle
 
@@ -41,6 +42,9 @@ class Scheduler:
                 job = await self.jobs.run(pbucket, due_after=interval)
             except (LeaseBusy, NoLifecycle):
                 continue  # another node runs it, or its rules are gone
+            except RouterError as err:  # e.g. rules left behind by a PBucket deleted meanwhile
+                log.warning("lifecycle %s: not run: %s", pbucket, err)
+                continue
             except Exception:  # a PBucket that cannot run must not stop the others
                 log.exception("lifecycle %s: scheduled run not started", pbucket)
                 continue
