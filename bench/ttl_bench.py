@@ -7,6 +7,14 @@ into a local-directory vendor, then one run (dry, or real expiration of every ob
 
 `scan`: rules that match nothing (the listing and decision cost alone); `dry`: every object
 due, nothing changed; `expire`: every object deleted (the vendor's delete cost dominates).
+
+Measured (2 shared cores, throwaway Redis, parallel 8; seeding 1,000,000 rows takes ~25 s):
+
+    scan   1,000,000 objects  80,000 objects/s  peak RSS 50 MB           (--no-trace)
+    dry    1,000,000 objects  24,000 objects/s  peak RSS 51 MB           (--no-trace)
+    dry    1,000,000 objects   4,400 objects/s  peak Python memory 1.3 MB (tracemalloc on)
+    expire   100,000 objects   1,900 objects/s  peak RSS 57 MB           (--no-trace; the local
+                                                vendor deletes ~2,300 objects/s on its own)
 """
 
 from __future__ import annotations
