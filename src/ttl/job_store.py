@@ -1,7 +1,8 @@
 """Lifecycle job records in Redis, written only by the job's current holder.
 
     pc:ttl:job:{<id>}         hash (ttl.job.JobRecord), kept JOB_TTL after its last write
-    pc:ttl:jobs:{<pbucket>}   sorted set: the PBucket's job ids by start time (the last KEEP)
+    pc:ttl:jobs:{<pbucket>}   sorted set: the PBucket's job ids by start time (the last KEEP),
+                              kept JOB_TTL after its last job started
     pc:ttl:last-run:{<pbucket>}  when the last real (not dry) run that succeeded evaluated
 
 Every write of a record is fenced: a Lua script refuses it when the record already carries a
@@ -70,6 +71,8 @@ class JobStore:
         key = history_key(job.pbucket)
         await self._redis.zadd(key, {job.job_id: started.timestamp()})
         await self._redis.zremrangebyrank(key, 0, -KEEP - 1)
+        # A PBucket that stops running jobs (deleted, rules removed) leaves no index behind.
+        await self._redis.expire(key, JOB_TTL)
 
     async def get(self, pbucket: str, job_id: str) -> JobRecord | None:
         raw = await self._redis.hgetall(job_key(job_id))
