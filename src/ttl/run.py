@@ -222,6 +222,11 @@ class LifecycleJobs:
             job.aborted, job.errors,
         )  # fmt: skip
 
+    async def wait(self, job_id: str) -> JobRecord | None:
+        """The end of a job running on this node (None: not running here)."""
+        task = self._tasks.get(job_id)
+        return None if task is None else await asyncio.shield(task)
+
     async def record(self, pbucket: str, job_id: str) -> JobRecord | None:
         """A job's record: live if it runs on this node, else as last written."""
         live = self._live.get(job_id)

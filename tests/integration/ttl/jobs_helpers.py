@@ -76,13 +76,17 @@ class PausingView(BucketView):
     """A real view whose listing stops after its first page until the test says go: a leader
     "paused" between reading a page and acting on it."""
 
-    def __init__(self, inner: BucketView) -> None:
+    def __init__(self, inner: BucketView, *, free_pages: int = 0) -> None:
         super().__init__(inner.pbucket, inner.upstream)
         self.listed = asyncio.Event()
         self.go = asyncio.Event()
+        self.free_pages = free_pages  # pages listed before the pause
 
     async def list_objects(self, **kwargs: Any) -> ListPage:
         page = await super().list_objects(**kwargs)
+        if self.free_pages > 0:
+            self.free_pages -= 1
+            return page
         self.listed.set()
         await self.go.wait()
         return page

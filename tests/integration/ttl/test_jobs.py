@@ -13,6 +13,7 @@ from tests.integration.ttl.jobs_helpers import (
     BIG,
     DAY,
     FailingListView,
+    PausingView,
     Removed,
     later,
     put_objects,
@@ -226,3 +227,34 @@ async def test_resume__after_a_failed_listing(
     assert second.job_id == first.job_id and second.resumes == 1
     assert (second.state, second.scanned, second.expired) == ("succeeded", 7, 7)
     assert objects(s3_direct, vendor_bucket) == {}
+
+
+async def test_progress__checkpoint_after_each_page_while_running(
+    redis_client: Redis, view: BucketView, s3_direct: Any, vendor_bucket: str, pb_name: str
+) -> None:
+    """Another node sees a running job's counters and `last_key` as of its last page; the
+    node running it answers with live counters."""
+    await put_rules(
+        redis_client,
+        pb_name,
+        [{"ID": "all", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 1}}],
+    )
+    put_objects(s3_direct, vendor_bucket, {f"k{i}": 1 for i in range(5)})
+    paused = PausingView(view, free_pages=1)
+    jobs = runner(redis_client, paused, later(2), page_size=2)
+    job = await jobs.start(pb_name)
+    assert job is not None
+    await paused.listed.wait()  # page one done and checkpointed, page two listed, paused
+    stored = await JobStore(redis_client).get(pb_name, job.job_id)
+    assert stored is not None
+    assert (stored.state, stored.scanned, stored.expired, stored.last_key) == (
+        "running", 2, 2, "k1",
+    )  # fmt: skip
+    live = await jobs.record(pb_name, job.job_id)
+    assert live is job
+    paused.go.set()
+    done = await jobs.wait(job.job_id)
+    assert done is not None and (done.state, done.scanned, done.expired) == ("succeeded", 5, 5)
+    assert await jobs.wait(job.job_id) is None  # no longer running here
+    stored = await JobStore(redis_client).get(pb_name, job.job_id)
+    assert stored is not None and (stored.state, stored.expired) == ("succeeded", 5)

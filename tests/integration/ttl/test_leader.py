@@ -54,24 +54,20 @@ async def test_paused_leader__acts_no_more_after_losing_its_lease(
     await paused_b.listed.wait()
 
     paused_a.go.set()  # A wakes up holding a page of due objects
-    done_a = await _finished(a)
+    done_a = await a.wait(job_a.job_id)
+    assert done_a is not None
     assert done_a.state == "failed" and "lost" in done_a.error
     assert removed_a.keys == []
     assert set(objects(s3_direct, vendor_bucket)) == {"a", "b", "c"}  # A deleted nothing
 
     paused_b.go.set()
-    done_b = await _finished(b)
+    done_b = await b.wait(job_b.job_id)
+    assert done_b is not None
     assert (done_b.state, done_b.expired) == ("succeeded", 3)
     assert objects(s3_direct, vendor_bucket) == {}
     stored = await JobStore(redis_client).get(pb_name, job_a.job_id)
     assert stored is not None  # A's stale "failed" never overwrote B's record
     assert (stored.state, stored.node, stored.fence) == ("succeeded", "b", job_b.fence)
-
-
-async def _finished(jobs: Any) -> Any:
-    tasks = list(jobs._tasks.values())
-    assert len(tasks) == 1
-    return await tasks[0]
 
 
 async def test_two_runners__never_at_once(
@@ -83,14 +79,16 @@ async def test_two_runners__never_at_once(
     paused = PausingView(view)
     first = runner(redis_client, paused, clock, node="a")
     second = runner(redis_client, view, clock, node="b")
-    assert await first.start(pb_name) is not None
+    started = await first.start(pb_name)
+    assert started is not None
     await paused.listed.wait()
     with pytest.raises(LeaseBusy):
         await second.start(pb_name)
     with pytest.raises(LeaseBusy):
         await second.start(pb_name, dry_run=True)
     paused.go.set()
-    assert (await _finished(first)).state == "succeeded"
+    done = await first.wait(started.job_id)
+    assert done is not None and done.state == "succeeded"
 
 
 async def test_schedulers__one_run_per_interval(
