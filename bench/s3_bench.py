@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -110,21 +111,46 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid` (a supervisor's worker processes)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+    return found
+
+
 class RssSampler:
-    """Samples a process's VmRSS every `interval` seconds on a daemon thread; keeps the max."""
+    """Samples VmRSS every `interval` seconds on a daemon thread: the largest of the process
+    and its children (`max_kib`: each worker process of a supervisor counts on its own), and
+    their largest sum (`max_total_kib`)."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.pid = pid
         self.interval = interval
         self.start_kib = rss_kib(pid)
         self.max_kib = self.start_kib
+        self.max_total_kib = self.start_kib
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
+        children: list[int] = []
+        rounds = 0
         while not self._stop.wait(self.interval):
-            with contextlib.suppress(OSError):
-                self.max_kib = max(self.max_kib, rss_kib(self.pid))
+            if rounds % 20 == 0:  # workers restart rarely: list them every 2 s
+                children = child_pids(self.pid)
+            rounds += 1
+            sizes = []
+            for pid in (self.pid, *children):
+                with contextlib.suppress(OSError):
+                    sizes.append(rss_kib(pid))
+            if sizes:
+                self.max_kib = max(self.max_kib, *sizes)
+                self.max_total_kib = max(self.max_total_kib, sum(sizes))
 
     def __enter__(self) -> RssSampler:
         self._thread.start()
