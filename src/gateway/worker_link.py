@@ -90,6 +90,8 @@ class WorkerLink:
         self._sessions.clear()
         if self._runner is not None:
             await self._runner.cleanup()
+        with contextlib.suppress(FileNotFoundError):
+            socket_path(self.run_dir, self.shard.index).unlink()
 
     # -- cache.shard.Peers -----------------------------------------------------------------------
     async def adopt(self, owner: int, block_id: BlockId, tier: int, path: Path, size: int) -> bool:
