@@ -185,24 +185,31 @@ class TieredStore:
         """A verified block's location, or None (a miss). May promote the block first."""
         return await self._in_thread(functools.partial(self._get, block_id))
 
-    async def open_block(self, block_id: BlockId) -> OpenBlock | None:
+    async def open_block(
+        self, block_id: BlockId, written_after: float | None = None
+    ) -> OpenBlock | None:
         """Open a verified block for serving (sendfile / pread), or None (a miss).
+
+        `written_after` (wall-clock seconds) is a cache TTL: an older block is dropped (by its
+        owner) and is a miss.
 
         A block in a memory-backed tier that needs no check is opened right here on the event
         loop (microseconds); anything else (a first CRC pass, a promotion, a device) runs in a
         worker thread.
         """
         if not self.shard.owns(block_id):
-            return await self._open_foreign(block_id)
+            return await self._open_foreign(block_id, written_after)
         for tier in self._tiers:
             if block_id in tier:
                 if tier.memory_backed:
-                    opened = self._open(block_id, check_allowed=False)
-                    if opened is not Deferred.CHECK:
+                    opened = self._open(block_id, check_allowed=False, written_after=written_after)
+                    if not isinstance(opened, Deferred):
                         return opened
                 break
-        result = await self._in_thread(functools.partial(self._open, block_id, check_allowed=True))
-        return None if result is Deferred.CHECK else result
+        result = await self._in_thread(
+            functools.partial(self._open, block_id, check_allowed=True, written_after=written_after)
+        )
+        return None if isinstance(result, Deferred) else result
 
     async def read(
         self, block_id: BlockId, offset: int = 0, length: int | None = None
@@ -224,12 +231,16 @@ class TieredStore:
             return await self.peers.invalidate(self.shard.owner(block_id), block_id)
         return await self._in_thread(functools.partial(self._invalidate, block_id))
 
-    def contains(self, block_id: BlockId) -> bool:
+    def contains(self, block_id: BlockId, written_after: float | None = None) -> bool:
         """Whether some tier indexes the block (memory only: no I/O, no verification), to
-        label a response hit / miss / partial before its body is read. Another worker's block
-        costs a stat per tier."""
+        label a response hit / miss / partial before its body is read. Another worker's block,
+        or one under a cache TTL (`written_after`), costs a stat per tier."""
         if not self.shard.owns(block_id):
-            return any(tier.has_file(block_id) for tier in self._tiers)
+            return any(tier.has_file(block_id, written_after) for tier in self._tiers)
+        if written_after is not None:
+            return any(
+                block_id in tier and tier.has_file(block_id, written_after) for tier in self._tiers
+            )
         return any(block_id in tier for tier in self._tiers)
 
     # Another worker's side of the handoff (cache.shard) ----------------------------------------
@@ -266,16 +277,32 @@ class TieredStore:
             else:
                 self.misses += 1
 
-    async def _open_foreign(self, block_id: BlockId) -> OpenBlock | None:
+    async def _open_foreign(
+        self, block_id: BlockId, written_after: float | None
+    ) -> OpenBlock | None:
         owner = self.shard.owner(block_id)
         for index, tier in enumerate(self._tiers):
             opened: TierOpen | Deferred | None = Deferred.CHECK
             if tier.memory_backed:  # as for own blocks: the event loop may open a tmpfs file
-                opened = tier.open_foreign(block_id, verify=self._verify_reads, check_allowed=False)
+                opened = tier.open_foreign(
+                    block_id,
+                    verify=self._verify_reads,
+                    check_allowed=False,
+                    written_after=written_after,
+                )
             if opened is Deferred.CHECK:
                 opened = await self._in_thread(
-                    functools.partial(tier.open_foreign, block_id, verify=self._verify_reads)
+                    functools.partial(
+                        tier.open_foreign,
+                        block_id,
+                        verify=self._verify_reads,
+                        written_after=written_after,
+                    )
                 )
+            if opened is Deferred.EXPIRED:
+                if self.peers is not None:  # its owner drops it, so a fresh copy can be cached
+                    await self.peers.invalidate(owner, block_id)
+                break
             if isinstance(opened, TierOpen):
                 self._count(hit=True)
                 if self.peers is not None:
@@ -330,14 +357,19 @@ class TieredStore:
         self._count(hit=False)
         return None
 
-    def _open(self, block_id: BlockId, *, check_allowed: bool) -> OpenBlock | Deferred | None:
+    def _open(
+        self, block_id: BlockId, *, check_allowed: bool, written_after: float | None = None
+    ) -> OpenBlock | Deferred | None:
         for index, tier in enumerate(self._tiers):
             opened = tier.open_block(
-                block_id, verify=self._verify_reads, check_allowed=check_allowed
+                block_id,
+                verify=self._verify_reads,
+                check_allowed=check_allowed,
+                written_after=written_after,
             )
             if opened is None:
                 continue
-            if opened is Deferred.CHECK:
+            if isinstance(opened, Deferred):
                 return opened
             if index > 0 and opened.hits >= self._promote_after:
                 if not check_allowed:
@@ -346,7 +378,7 @@ class TieredStore:
                 if self._promote(index, block_id):
                     os.close(opened.fd)
                     # Served from its new place; the copy there is checked like any other.
-                    return self._open(block_id, check_allowed=True)
+                    return self._open(block_id, check_allowed=True, written_after=written_after)
             self._count(hit=True)
             return OpenBlock(opened.fd, opened.payload_length, index, tier.memory_backed)
         self._count(hit=False)

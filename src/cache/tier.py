@@ -138,6 +138,7 @@ class TierStats:
     refused: int  # admissions that could not be stored
     discarded_at_open: int
     in_service: bool
+    expired: int = 0  # blocks dropped at a read because they were older than a cache TTL
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +185,8 @@ class Deferred(enum.Enum):
     on the caller's thread: ask again from a worker thread."""
 
     CHECK = "check"
+    #: (another worker's block) older than the caller's `written_after`: its owner must drop it
+    EXPIRED = "expired"
 
 
 #: (inode, mtime ns, size) of a block file when its CRC last passed: any write to the file
@@ -245,6 +248,7 @@ class Tier:
         self._hits = self._misses = self._evictions = 0
         self._promotions = self._demotions = 0
         self._checksum_failures = self._refused = self._discarded_at_open = 0
+        self._expired = 0
 
     @classmethod
     def open(
@@ -329,8 +333,12 @@ class Tier:
         *,
         verify: VerifyReads = VerifyReads.ONCE,
         check_allowed: bool = True,
+        written_after: float | None = None,
     ) -> TierOpen | Deferred | None:
         """Open a block for serving (sendfile or pread); None is a miss. Counts a hit.
+
+        A block whose file was written before `written_after` (wall-clock seconds: a cache TTL)
+        is removed and is a miss.
 
         `ONCE` checks the CRC the first time and again whenever the file's stamp (inode, mtime,
         size) changed since; `ALWAYS` on every open; `ONCE_IN_MEMORY` is `ONCE` on a
@@ -354,6 +362,13 @@ class Tier:
             status = self._guarded(block_id, lambda: os.fstat(fd))
             if status is None:
                 os.close(fd)
+                return None
+            if written_after is not None and status.st_mtime < written_after:
+                os.close(fd)
+                with self._lock:
+                    self._misses += 1
+                    self._expired += 1
+                    self._remove_locked(block_id)
                 return None
             stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
             checked = stamp != trusted
@@ -436,7 +451,12 @@ class Tier:
     # Blocks another worker owns (cache.shard): by path, outside the index ----------------------
 
     def open_foreign(
-        self, block_id: BlockId, *, verify: VerifyReads, check_allowed: bool = True
+        self,
+        block_id: BlockId,
+        *,
+        verify: VerifyReads,
+        check_allowed: bool = True,
+        written_after: float | None = None,
     ) -> TierOpen | Deferred | None:
         """Open a block another worker owns; None is a miss. Checked like an own block (`verify`),
         with the stamps of checked files kept here. A corrupt file is unlinked: its owner then
@@ -458,6 +478,12 @@ class Tier:
             return None
         try:
             status = os.fstat(fd)
+            if written_after is not None and status.st_mtime < written_after:
+                os.close(fd)
+                with self._lock:
+                    self._misses += 1
+                    self._expired += 1
+                return Deferred.EXPIRED
             stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
             with self._lock:
                 trusted = (
@@ -491,9 +517,14 @@ class Tier:
             self._hits += 1
         return TierOpen(fd, status.st_size - HEADER_SIZE, 0)
 
-    def has_file(self, block_id: BlockId) -> bool:
-        """Whether a block file exists here (another worker's block; a stat, no check)."""
-        return block_path(self._root, block_id).exists()
+    def has_file(self, block_id: BlockId, written_after: float | None = None) -> bool:
+        """Whether a block file exists here (written after `written_after`, if given): a stat,
+        no check, no index (another worker's block, or an own block under a cache TTL)."""
+        try:
+            status = block_path(self._root, block_id).stat()
+        except OSError:
+            return False
+        return written_after is None or status.st_mtime >= written_after
 
     def write_foreign(self, block_id: BlockId, data: BytesLike) -> tuple[Path, int] | None:
         """Write a block another worker owns into this worker's temporary directory, for the
@@ -608,6 +639,9 @@ class Tier:
             if self._options.durability is not Durability.NONE:
                 dst.flush()
                 os.fsync(dst.fileno())
+            # A block's age is its file's mtime (cache TTL, scan order): a move keeps it.
+            written = os.fstat(src.fileno())
+            os.utime(dst.fileno(), ns=(written.st_atime_ns, written.st_mtime_ns))
         if consume:
             _unlink_quietly(source)
 
@@ -754,4 +788,5 @@ class Tier:
                 refused=self._refused,
                 discarded_at_open=self._discarded_at_open,
                 in_service=self._health.available(),
+                expired=self._expired,
             )

@@ -24,6 +24,7 @@ from cache.meta import MetaCache, MetaEntry
 from cache.single_flight import SingleFlight
 from cache.store import TieredStore
 from gateway.cache_policy import Freshness, FreshnessMode, ObjectPolicy, PolicyBook, WriteMode
+from gateway.cache_ttl_view import CacheTtlView
 from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.file_send import FileSlice
@@ -105,6 +106,8 @@ class CacheService:
     #: where each recent ranged reader's last read ended ("<pbucket>\0<key>\0<etag>" -> block)
     sequential: dict[str, int] = field(default_factory=dict)
     read_ahead: int = 0  # blocks fetched ahead of sequential readers
+    #: per PBucket / prefix cache TTLs (admin API), None when the node has none to apply
+    ttl: CacheTtlView | None = None
 
     def __post_init__(self) -> None:
         self.gate = asyncio.Semaphore(self.settings.max_fetches)
@@ -120,6 +123,10 @@ class CacheService:
     def policy(self, pbucket: str, key: str) -> ObjectPolicy:
         assert self.policies is not None  # set in __post_init__
         return self.policies.lookup(pbucket, key)
+
+    def written_after(self, pbucket: str, key: str) -> float | None:
+        """The cache TTL as a cut-off: blocks of `key` written earlier are not served."""
+        return None if self.ttl is None else self.ttl.written_after(pbucket, key)
 
     def block_ids(
         self, view: BucketView, key: str, etag: str, indexes: Iterable[int], block_size: int
@@ -263,7 +270,7 @@ async def _block(
     filling = cache.filling.get(bid.hex)
     if filling is not None:
         return filling[piece.offset : piece.offset + piece.length]
-    opened = await cache.store.open_block(bid)
+    opened = await cache.store.open_block(bid, cache.written_after(pbucket, key))
     if opened is not None:
         return FileSlice(opened, piece.offset, piece.length)
     running = cache.first_reads.get(pbucket + "\0" + key)
@@ -390,7 +397,8 @@ async def cached_get(
     size = policy.block_size
     slices = blocks_for_range(info.size, size, first, last)
     ids = _ids_for(cache, view, ctx.key, info, entry, slices, size)
-    present = sum(bid.hex in cache.filling or cache.store.contains(bid) for bid in ids)
+    cutoff = cache.written_after(ctx.bucket, ctx.key)
+    present = sum(bid.hex in cache.filling or cache.store.contains(bid, cutoff) for bid in ids)
     label = "hit" if present == len(ids) else "miss" if present == 0 else "partial"
     if byte_range is not None:
         _read_ahead(cache, view, ctx, info, slices[0].index, slices[-1].index, size)
@@ -645,11 +653,14 @@ async def warm_object(
         await cache.meta.put(pbucket, key, info_to_doc(info))
     size = policy.block_size
     ids = cache.block_ids(view, key, info.etag, range(block_count(info.size, size)), size)
-    missing = [
-        (index, bid)
-        for index, bid in enumerate(ids)
-        if not cache.store.contains(bid) and bid.hex not in cache.filling
-    ]
+    cutoff = cache.written_after(pbucket, key)
+    missing = []
+    for index, bid in enumerate(ids):
+        if bid.hex in cache.filling or cache.store.contains(bid, cutoff):
+            continue
+        if cutoff is not None and cache.store.contains(bid):
+            await cache.store.invalidate(bid)  # past its cache TTL: room for a fresh copy
+        missing.append((index, bid))
     # A few blocks of one object at a time, as a cold read would: big objects warm in parallel.
     gate = asyncio.Semaphore(cache.settings.fanout)
 

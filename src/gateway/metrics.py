@@ -219,6 +219,7 @@ _TIER_COUNTERS = (
     ("demotions", "demotions", "Blocks demoted into the tier."),
     ("checksum_failures", "checksum_failures", "Blocks that failed their CRC32C check."),
     ("io_errors", "io_errors", "I/O errors on the tier's device."),
+    ("expired", "expired", "Blocks dropped at a read because a cache TTL had passed."),
 )
 
 

@@ -39,6 +39,7 @@ from gateway.admin.router_jobs import add_router_jobs
 from gateway.api_vendors import API_VENDORS, ApiVendors, sealer
 from gateway.cache_policy import ObjectPolicy, PolicyBook
 from gateway.cache_read import CacheService, CacheSettings
+from gateway.cache_ttl_view import CacheTtlView
 from gateway.config import Config, PBucketConfig, TierConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
@@ -55,6 +56,7 @@ from router.registry import Router, RouterSettings
 from router.repair import RepairSettings, RepairWorker
 from router.router_jobs import RouterJobs
 from router.vendor_store import VendorStore
+from ttl.cache_ttl import CacheTtlStore
 
 __all__ = ["Node", "run"]
 
@@ -101,6 +103,7 @@ class Node:
     api_vendors: ApiVendors | None = None
     meta: MetaCache | None = None
     link: WorkerLink | None = None
+    cache_ttl: CacheTtlView | None = None
     runner: web.AppRunner | None = None
     endpoints: list[str] = field(default_factory=list)
 
@@ -228,6 +231,8 @@ class Node:
             await self.link.start()
         self.meta = MetaCache(self.redis, negative_ttl=cfg.negative_ttl)
         await self.meta.start()
+        self.cache_ttl = CacheTtlView(CacheTtlStore(self.redis), self.meta.wall)
+        await self.cache_ttl.start()
         return CacheService(
             store=store,
             meta=self.meta,
@@ -241,6 +246,7 @@ class Node:
             policies=PolicyBook(
                 ObjectPolicy(cfg.freshness, cfg.write_mode, cfg.block_size), cfg.rules
             ),
+            ttl=self.cache_ttl,
         )
 
     async def stop(self) -> None:
@@ -250,6 +256,8 @@ class Node:
             await self.link.stop()
         if self.meta is not None:
             await self.meta.stop()
+        if self.cache_ttl is not None:
+            await self.cache_ttl.stop()
         if self.iam is not None:
             await self.iam.stop()
         if self.repair is not None:

@@ -349,6 +349,11 @@ def test_admin__tour_of_every_endpoint(
     history = step("ListLifecycleJobs", "GET", lifecycle + "/jobs")["items"]
     assert ran["job_id"] in [j["job_id"] for j in history]
     step("DeleteBucketLifecycle", "DELETE", lifecycle, status=204)
+    cache_ttl = f"/admin/v1/pbuckets/{bucket}/cache-ttl"
+    ttl = {"rules": [{"prefix": "tmp/", "seconds": 60}]}
+    assert step("PutCacheTtl", "PUT", cache_ttl, ttl) == ttl
+    assert step("GetCacheTtl", "GET", cache_ttl) == ttl
+    step("DeleteCacheTtl", "DELETE", cache_ttl, status=204)
     assert step("GetCacheStatus", "GET", "/admin/v1/cache")["enabled"] is True
     purge = {"pbucket": bucket, "key": "never-cached"}
     assert step("PurgeCache", "POST", "/admin/v1/cache/purge", purge) == {"objects": 0, "blocks": 0}

@@ -21,6 +21,7 @@ from gateway.admin import (
     bucket_policies,
     cache_admin,
     cache_jobs,
+    cache_ttl,
     groups,
     lifecycle,
     lifecycle_jobs,
@@ -51,6 +52,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *router_jobs.ENDPOINTS,
     *cache_admin.ENDPOINTS,
     *cache_jobs.ENDPOINTS,
+    *cache_ttl.ENDPOINTS,
 )
 OPENAPI_PATH = "/admin/v1/openapi.json"
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]

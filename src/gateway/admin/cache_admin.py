@@ -110,6 +110,7 @@ def _tier_json(name: str | None, stats: TierStats) -> dict[str, Any]:
         demotions=stats.demotions,
         checksum_failures=stats.checksum_failures,
         io_errors=stats.io_errors,
+        expired=stats.expired,
         in_service=stats.in_service,
     )
     return doc

@@ -8,13 +8,17 @@ exactly as the S3 API checks XML (AWS's codes and messages); a shape fault is 40
 from __future__ import annotations
 
 from gateway.admin.access import pbucket
+from gateway.admin.cache_ttl import cache_ttl_of
 from gateway.admin.fields import AdminError
 from gateway.admin.frame import AdminCall, Endpoint, Reply
 from ttl.errors import LifecycleError
 from ttl.lifecycle_json import from_json, to_json
 from ttl.store import LifecycleStore
 
-__all__ = ["ENDPOINTS"]
+__all__ = ["CACHE_TTL_FIELD", "ENDPOINTS"]
+
+#: the admin view's extra member: the PBucket's cache TTL (`gateway.admin.cache_ttl`)
+CACHE_TTL_FIELD = "PCacheCacheTtl"
 
 
 async def _existing(call: AdminCall) -> str:
@@ -29,19 +33,26 @@ def _store(call: AdminCall) -> LifecycleStore:
 
 
 async def get_lifecycle(call: AdminCall) -> Reply:
+    """The S3 rules and, only here (never through S3), the PBucket's cache TTL."""
     name = await _existing(call)
     config = await _store(call).get(name)
-    if config is None:
+    cache_ttl = await cache_ttl_of(call, name)
+    if config is None and cache_ttl is None:
         raise AdminError(
             "NoSuchLifecycleConfiguration", 404, f"The PBucket {name} has no lifecycle rules."
         )
-    return Reply(body=to_json(config))
+    body = to_json(config) if config is not None else {"Rules": []}
+    if cache_ttl is not None:
+        body[CACHE_TTL_FIELD] = cache_ttl.to_json()
+    return Reply(body=body)
 
 
 async def put_lifecycle(call: AdminCall) -> Reply:
     name = await _existing(call)
+    # What GET shows may be PUT back: the cache TTL has its own endpoint and is left as it is.
+    data = {k: v for k, v in call.data.items() if k != CACHE_TTL_FIELD}
     try:
-        config = from_json(dict(call.data))
+        config = from_json(data)
     except LifecycleError as err:
         raise AdminError(err.code, 400, err.message or err.detail or err.code) from None
     await _store(call).put(name, config)

@@ -36,6 +36,7 @@ from router.pbucket import PBucket, TargetSpec
 from router.registry import ConcurrentUpdate
 from router.target_rules import first_overlap
 from router.views import POLICIES
+from ttl.cache_ttl import CacheTtlStore
 from ttl.store import LifecycleStore
 
 __all__ = ["ENDPOINTS"]
@@ -265,6 +266,7 @@ async def delete_pbucket(call: AdminCall) -> Reply:
     if await call.store.delete_bucket_policy(name):
         await call.committed()
     await LifecycleStore(router.redis).delete(name)
+    await CacheTtlStore(router.redis).delete(name)
     await _forget_cached(call, name)
     return Reply(204)
 

@@ -7,6 +7,7 @@ from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.results import Empty, Result, Xml
 from gateway.s3xml import Doc, iso8601, parse_create_bucket
+from ttl.cache_ttl import CacheTtlStore
 from ttl.store import LifecycleStore
 
 __all__ = [
@@ -85,6 +86,7 @@ async def delete_bucket(ctx: RequestContext) -> Result:
         await ctx.services.iam.refresh()
     # Nor its lifecycle rules (which would expire the new bucket's objects).
     await LifecycleStore(ctx.services.router.redis).delete(ctx.bucket)
+    await CacheTtlStore(ctx.services.router.redis).delete(ctx.bucket)
     return Empty(status=204)
 
 

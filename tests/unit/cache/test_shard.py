@@ -5,6 +5,7 @@ for the other over to it."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,3 +181,26 @@ async def test_open__a_worker_never_clears_another_workers_temporaries(tmp_path:
         StoreSettings(tiers=(TierSettings(tmp_path, 32 * KIB),), shard=Shard(1, 2))
     )
     assert os.listdir(tmp_path / "tmp-w0") == ["writing.tmp"]
+
+
+async def test_open_block__a_block_past_its_ttl_is_dropped_by_its_owner(tmp_path: Path) -> None:
+    host = await _host(tmp_path, 2)
+    a, b = host.stores
+    (n, theirs), *_ = _owned_by(b.shard, 1)
+    (m, mine), *_ = _owned_by(a.shard, 1)
+    await a.put(theirs, payload(n, BLOCK))
+    await a.put(mine, payload(m, BLOCK))
+    old = time.time() - 100
+    for bid in (theirs, mine):
+        os.utime(block_path(tmp_path, bid), (old, old))
+    cutoff = time.time() - 50
+    assert not a.contains(theirs, cutoff) and not a.contains(mine, cutoff)
+    assert a.contains(theirs) and a.contains(mine)  # no TTL: any age serves
+    assert await a.open_block(theirs, cutoff) is None
+    assert theirs not in b.tiers[0]  # the owner dropped it, so a fresh copy can be cached
+    assert await a.open_block(mine, cutoff) is None
+    assert mine not in a.tiers[0]
+    assert a.stats()[0].expired == 2
+    assert await a.put(theirs, payload(n, BLOCK)) and await a.put(mine, payload(m, BLOCK))
+    assert _read(a, await a.open_block(theirs, cutoff)) == payload(n, BLOCK)
+    assert _read(a, await a.open_block(mine, cutoff)) == payload(m, BLOCK)
