@@ -90,12 +90,21 @@ def transition_due_at(days: int | None, date: datetime | None, last_modified: da
     return date
 
 
+#: where PCache's vendor-neutral classes rank among AWS's (their usual mapping)
+_AS_AWS = {"cold": "STANDARD_IA", "archive": "GLACIER"}
+
+
+def _rank(storage_class: str | None, default: int) -> int:
+    name = _AS_AWS.get(storage_class or "", storage_class)
+    return _COST_ORDER.index(name) if name in _COST_ORDER else default
+
+
 def _may_move(storage_class: str, current: str, size: int | None, policy: MinObjectSize) -> bool:
-    order = {c: i for i, c in enumerate(_COST_ORDER)}
-    if order.get(storage_class, -1) <= order.get(current, 0):
+    if _rank(storage_class, -1) <= _rank(current, 0):
         return False
     if size is not None and size < SMALL_OBJECT:
-        return policy is MinObjectSize.VARIES and storage_class in _SMALL_OK_WHEN_VARIES
+        small_ok = _AS_AWS.get(storage_class, storage_class) in _SMALL_OK_WHEN_VARIES
+        return policy is MinObjectSize.VARIES and small_ok
     return True
 
 
@@ -129,8 +138,7 @@ def due_actions(
 
 
 def _cheaper(a: str, b: str | None) -> bool:
-    order = {c: i for i, c in enumerate(_COST_ORDER)}
-    return order.get(a, -1) > order.get(b or "STANDARD", 0)
+    return _rank(a, -1) > _rank(b or "STANDARD", 0)
 
 
 def decide(

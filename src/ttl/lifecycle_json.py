@@ -289,10 +289,14 @@ def _rule(value: object, index: int) -> Rule:
     )
 
 
-def from_json(value: object, *, check: bool = True) -> LifecycleConfiguration:
+def from_json(
+    value: object, *, check: bool = True, temperatures: bool = False
+) -> LifecycleConfiguration:
     """The admin API's (and the store's) JSON → a configuration; with `check`, validated as
-    PutBucketLifecycleConfiguration validates. Shape faults raise LifecycleError code
-    `MalformedJSON` (its message says where); AWS's rule faults keep AWS's codes."""
+    PutBucketLifecycleConfiguration validates (`temperatures`: the admin API also takes the
+    transition classes `cold` and `archive`, see `ttl.validate`). Shape faults raise
+    LifecycleError code `MalformedJSON` (its message says where); AWS's rule faults keep AWS's
+    codes."""
     try:
         obj = _obj(value, "LifecycleConfiguration", ("Rules", "TransitionDefaultMinimumObjectSize"))
         size = obj.get("TransitionDefaultMinimumObjectSize", MinObjectSize.ALL_128K.value)
@@ -306,7 +310,7 @@ def from_json(value: object, *, check: bool = True) -> LifecycleConfiguration:
         raise LifecycleError("MalformedJSON", str(bad), detail=str(bad)) from None
     if check:
         try:
-            validate(config)
+            validate(config, temperatures=temperatures)
         except LifecycleError as err:
             if err.code != "MalformedXML":
                 raise

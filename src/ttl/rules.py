@@ -38,6 +38,8 @@ STORAGE_CLASSES = (
     "DEEP_ARCHIVE",
     "GLACIER_IR",
 )
+#: PCache's vendor-neutral classes (admin API only): each vendor profile maps them to its own
+TEMPERATURE_CLASSES = ("cold", "archive")
 
 
 class Status(Enum):

@@ -15,6 +15,7 @@ from datetime import datetime
 from ttl.errors import LifecycleError, malformed
 from ttl.rules import (
     STORAGE_CLASSES,
+    TEMPERATURE_CLASSES,
     LifecycleConfiguration,
     Rule,
     RuleFilter,
@@ -41,8 +42,12 @@ def _invalid_request(message: str) -> LifecycleError:
     return LifecycleError("InvalidRequest", message)
 
 
-def validate(config: LifecycleConfiguration) -> None:
-    """Raise LifecycleError on the first fault, checking the whole document before rules."""
+def validate(config: LifecycleConfiguration, *, temperatures: bool = False) -> None:
+    """Raise LifecycleError on the first fault, checking the whole document before rules.
+
+    `temperatures` (the admin API, never S3) also takes PCache's vendor-neutral transition
+    classes `cold` and `archive`, which each vendor's profile maps to its own class."""
+    classes = STORAGE_CLASSES + TEMPERATURE_CLASSES if temperatures else STORAGE_CLASSES
     rules = config.rules
     if not rules:
         raise _invalid_request("At least one lifecycle rule must be specified.")
@@ -60,7 +65,7 @@ def validate(config: LifecycleConfiguration) -> None:
             "supported in the Filter."
         )
     for rule in rules:
-        _rule(rule, v1=bool(v1))
+        _rule(rule, v1=bool(v1), classes=classes)
     seen: set[str] = set()
     for rule in rules:
         if rule.id in seen:
@@ -75,7 +80,7 @@ def _describe(rule: Rule) -> str:
     return f"(prefix={rule.effective_filter.key_prefix})"
 
 
-def _rule(rule: Rule, *, v1: bool) -> None:
+def _rule(rule: Rule, *, v1: bool, classes: tuple[str, ...]) -> None:
     if (rule.filter is None) == (rule.prefix is None):
         raise malformed("a rule needs exactly one of Filter and Prefix")
     if len(rule.id) > MAX_ID:
@@ -90,8 +95,8 @@ def _rule(rule: Rule, *, v1: bool) -> None:
         (flt.size_greater_than is not None or flt.size_less_than is not None),
     )
     _expiration(rule, has_tags=has_tags, has_size=has_size)
-    _transitions(rule)
-    _noncurrent(rule, v1=v1)
+    _transitions(rule, classes)
+    _noncurrent(rule, v1=v1, classes=classes)
     abort = rule.abort_incomplete_multipart_upload
     if abort is not None:
         if abort.days_after_initiation <= 0:
@@ -163,10 +168,10 @@ def _expiration(rule: Rule, *, has_tags: bool, has_size: bool) -> None:
             )
 
 
-def _transitions(rule: Rule) -> None:
+def _transitions(rule: Rule, known: tuple[str, ...]) -> None:
     classes: set[str] = set()
     for t in rule.transitions:
-        _transition(t)
+        _transition(t, known)
         if t.storage_class in classes:
             raise _invalid_argument(
                 "'StorageClass' must be different for 'Transition' actions in same 'Rule' with "
@@ -196,10 +201,10 @@ def _transitions(rule: Rule) -> None:
         )
 
 
-def _transition(t: Transition) -> None:
+def _transition(t: Transition, known: tuple[str, ...]) -> None:
     if (t.days is None) == (t.date is None):
         raise malformed("Transition takes exactly one of Days and Date")
-    if t.storage_class not in STORAGE_CLASSES:
+    if t.storage_class not in known:
         raise malformed(f"unknown transition storage class {t.storage_class!r}")
     if t.date is not None:
         _midnight(t.date)
@@ -213,11 +218,11 @@ def _transition(t: Transition) -> None:
             )
 
 
-def _noncurrent(rule: Rule, *, v1: bool) -> None:
-    classes: set[str] = set()
+def _noncurrent(rule: Rule, *, v1: bool, classes: tuple[str, ...]) -> None:
+    seen: set[str] = set()
     newer: list[int | None] = []
     for t in rule.noncurrent_transitions:
-        if t.storage_class not in STORAGE_CLASSES:
+        if t.storage_class not in classes:
             raise malformed(f"unknown transition storage class {t.storage_class!r}")
         if t.noncurrent_days < 0:
             raise _invalid_argument(
@@ -228,12 +233,12 @@ def _noncurrent(rule: Rule, *, v1: bool) -> None:
                 "'NoncurrentDays' in NoncurrentVersionTransition action must be greater than or "
                 f"equal to 30 for storageClass '{t.storage_class}'"
             )
-        if t.storage_class in classes:
+        if t.storage_class in seen:
             raise _invalid_argument(
                 "'StorageClass' must be different for 'NoncurrentVersionTransition' actions in "
                 f"same 'Rule' with filter '{_describe(rule)}'"
             )
-        classes.add(t.storage_class)
+        seen.add(t.storage_class)
         newer.append(t.newer_noncurrent_versions)
         _newer(t.newer_noncurrent_versions, "NoncurrentVersionTransition")
     nve = rule.noncurrent_expiration

@@ -52,7 +52,7 @@ async def put_lifecycle(call: AdminCall) -> Reply:
     # What GET shows may be PUT back: the cache TTL has its own endpoint and is left as it is.
     data = {k: v for k, v in call.data.items() if k != CACHE_TTL_FIELD}
     try:
-        config = from_json(data)
+        config = from_json(data, temperatures=True)
     except LifecycleError as err:
         raise AdminError(err.code, 400, err.message or err.detail or err.code) from None
     await _store(call).put(name, config)
