@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterable
+import os
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+)
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -47,6 +55,8 @@ __all__ = [
 log = logging.getLogger("pcache.cache")
 
 SSE_C_HEADER = "x-amz-server-side-encryption-customer-algorithm"
+#: (owner worker, pbucket, key, object, block index, block size) -> its bytes, or None
+OwnerFill = Callable[[int, str, str, ObjectInfo, int, int], Awaitable[bytes | None]]
 #: seconds a reader waits for another reader's in-flight vendor GET before fetching itself
 FOLLOW_TIMEOUT = 5.0
 #: ranged readers remembered for read-ahead (oldest forgotten first)
@@ -108,6 +118,9 @@ class CacheService:
     read_ahead: int = 0  # blocks fetched ahead of sequential readers
     #: per PBucket / prefix cache TTLs (admin API), None when the node has none to apply
     ttl: CacheTtlView | None = None
+    #: with several workers: asks a block's owner worker to fetch it (one vendor read per block
+    #: per host); None from it (owner unreachable) means fetch here
+    owner_fill: OwnerFill | None = None
 
     def __post_init__(self) -> None:
         self.gate = asyncio.Semaphore(self.settings.max_fetches)
@@ -228,6 +241,18 @@ async def _fetch_block(
     first, last = block_span(info.size, block_size, index)
 
     async def fetch() -> bytes:
+        # A caller looks in `filling` and the tiers before it gets here, but may have awaited
+        # since: a fetch of this block that ended meanwhile left its bytes there.
+        held = await _cached_bytes(cache, bid)
+        if held is not None:
+            return held
+        if cache.owner_fill is not None and not cache.store.shard.owns(bid):
+            # The owner fetches (joining any fetch of the block already running there) and
+            # caches it; this worker only serves the bytes.
+            owner = cache.store.shard.owner(bid)
+            data = await cache.owner_fill(owner, view.pbucket.name, key, info, index, block_size)
+            if data is not None:
+                return data
         async with cache.gate:
             stream = await view.get_object(
                 key,
@@ -248,6 +273,38 @@ async def _fetch_block(
         return data
 
     return await cache.flights.run(bid.hex, fetch)
+
+
+async def fill_for_peer(
+    cache: CacheService, view: BucketView, key: str, info: ObjectInfo, index: int, block_size: int
+) -> bytes:
+    """A block another worker of this host needs and this one owns: from the tiers if cached,
+    else fetched once (single-flight with this worker's own readers) and cached."""
+    bid = cache.block_ids(view, key, info.etag, [index], block_size)[0]
+    if not cache.store.shard.owns(bid) or not 0 <= index < block_count(info.size, block_size):
+        raise ValueError("not this worker's block")
+    held = await _cached_bytes(cache, bid, cache.written_after(view.pbucket.name, key))
+    if held is not None:
+        return held
+    return await _fetch_block(cache, view, key, info, index, bid, block_size)
+
+
+async def _cached_bytes(
+    cache: CacheService, bid: BlockId, written_after: float | None = None
+) -> bytes | None:
+    """A block's bytes if this node has them: being written (`filling`) or in a tier."""
+    held = cache.filling.get(bid.hex)
+    if held is not None:
+        return held
+    if not cache.store.contains(bid, written_after):
+        return None
+    opened = await cache.store.open_block(bid, written_after)
+    if opened is None:
+        return None
+    try:
+        return await asyncio.to_thread(os.pread, opened.fd, opened.size, opened.payload_offset)
+    finally:
+        opened.close()
 
 
 async def _store(cache: CacheService, bid: BlockId, data: bytes) -> None:
@@ -375,7 +432,10 @@ async def cached_get(
     if cache is None or SSE_C_HEADER in ctx.request.headers:
         return None
     entry = await cache.meta.get(ctx.bucket, ctx.key)
-    if byte_range is None and entry is None:
+    # Several workers: no whole-object first read. Its blocks would reach the tiers outside
+    # their owners' single-flight; a HEAD first costs one round trip and keeps every block at
+    # one vendor read per host.
+    if byte_range is None and entry is None and cache.owner_fill is None:
         running = cache.first_reads.get(ctx.bucket + "\0" + ctx.key)
         if running is None:
             return await _first_read(cache, ctx, view, conditions)

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import generate_latest
@@ -38,7 +39,13 @@ from gateway.admin.cache_admin import follow_purges
 from gateway.admin.router_jobs import add_router_jobs
 from gateway.api_vendors import API_VENDORS, ApiVendors, sealer
 from gateway.cache_policy import ObjectPolicy, PolicyBook
-from gateway.cache_read import CacheService, CacheSettings
+from gateway.cache_read import (
+    CacheService,
+    CacheSettings,
+    fill_for_peer,
+    info_from_doc,
+    info_to_doc,
+)
 from gateway.cache_ttl_view import CacheTtlView
 from gateway.config import Config, PBucketConfig, TierConfig
 from gateway.context import SERVICES, GatewaySettings, Services
@@ -51,6 +58,7 @@ from gateway.supervisor import WORKER_ENV, WORKER_REDIS_ENV, parse_worker, run_d
 from gateway.vendors import build_vendor
 from gateway.warm_jobs import add_warm_jobs
 from gateway.worker_link import LINK, WorkerLink
+from router.models import ObjectInfo
 from router.pbucket import PBucket, TargetSpec
 from router.registry import Router, RouterSettings
 from router.repair import RepairSettings, RepairWorker
@@ -224,16 +232,11 @@ class Node:
                 shard=self.shard,
             )
         )
-        if self.shard.count > 1:
-            self.link = WorkerLink(self.shard, run_dir(self.cfg), lambda: generate_latest(REGISTRY))
-            self.link.store = store
-            store.peers = self.link
-            await self.link.start()
         self.meta = MetaCache(self.redis, negative_ttl=cfg.negative_ttl)
         await self.meta.start()
         self.cache_ttl = CacheTtlView(CacheTtlStore(self.redis), self.meta.wall)
         await self.cache_ttl.start()
-        return CacheService(
+        service = CacheService(
             store=store,
             meta=self.meta,
             settings=CacheSettings(
@@ -248,6 +251,33 @@ class Node:
             ),
             ttl=self.cache_ttl,
         )
+        if self.shard.count > 1:
+            self.link = self._link(store, service)
+            await self.link.start()
+        return service
+
+    def _link(self, store: TieredStore, service: CacheService) -> WorkerLink:
+        """This worker's end of the host's worker link (`gateway.worker_link`)."""
+        link = WorkerLink(self.shard, run_dir(self.cfg), lambda: generate_latest(REGISTRY))
+        link.store = store
+        store.peers = link
+        router = self.router
+        assert router is not None
+
+        async def fill_here(
+            pbucket: str, key: str, doc: dict[str, Any], index: int, size: int
+        ) -> bytes:
+            view = await router.view(pbucket)
+            return await fill_for_peer(service, view, key, info_from_doc(doc), index, size)
+
+        async def fill_by_owner(
+            owner: int, pbucket: str, key: str, info: ObjectInfo, index: int, size: int
+        ) -> bytes | None:
+            return await link.fill(owner, pbucket, key, info_to_doc(info), index, size)
+
+        link.filler = fill_here
+        service.owner_fill = fill_by_owner
+        return link
 
     async def stop(self) -> None:
         if self.runner is not None:

@@ -9,6 +9,9 @@ the sockets: no credentials on this path. What travels over it:
 - `POST /invalidate` — drop a block the caller does not own (a purge);
 - `POST /touch` — blocks the caller served from the owner's files, in batches every
   `TOUCH_FLUSH` seconds, so eviction order and promotion see every worker's hits;
+- `POST /fill` — a block the caller needs and the owner does not have: the owner fetches it
+  (single-flight with its own readers, so a host reads a block from the vendor once), caches it
+  and answers its bytes; a vendor error comes back as 409 with its code and status;
 - `GET /metrics`, `GET /cache-stats` — this worker's own numbers, which the worker answering a
   scrape or an admin status call adds up (`gateway.metrics_merge`).
 
@@ -23,7 +26,7 @@ import contextlib
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +36,19 @@ from aiohttp import web
 from cache.blocks import BlockId
 from cache.shard import Shard
 from cache.store import TieredStore
+from router.errors import UpstreamError, VendorUnavailable
 
-__all__ = ["LINK", "TOUCH_FLUSH", "WorkerLink", "socket_path"]
+__all__ = ["LINK", "TOUCH_FLUSH", "Filler", "WorkerLink", "socket_path"]
+
+#: (pbucket, key, object metadata document, block index, block size) -> the block's bytes
+Filler = Callable[[str, str, dict[str, Any], int, int], Awaitable[bytes]]
 
 log = logging.getLogger("pcache.workers")
 
 TOUCH_FLUSH = 0.5
 _TIMEOUT = aiohttp.ClientTimeout(total=10)
+#: a fill waits for a vendor read: the owner's own vendor timeouts bound it, this is a backstop
+_FILL_TIMEOUT = aiohttp.ClientTimeout(total=300)
 _TOUCH_BATCH = 4096
 
 
@@ -55,6 +64,7 @@ class WorkerLink:
         self.run_dir = run_dir
         self._own_metrics = own_metrics
         self.store: TieredStore | None = None
+        self.filler: Filler | None = None
         self._sessions: dict[int, aiohttp.ClientSession] = {}
         self._touched: defaultdict[int, set[str]] = defaultdict(set)
         self._runner: web.AppRunner | None = None
@@ -70,6 +80,7 @@ class WorkerLink:
         app.router.add_post("/adopt", self._serve_adopt)
         app.router.add_post("/invalidate", self._serve_invalidate)
         app.router.add_post("/touch", self._serve_touch)
+        app.router.add_post("/fill", self._serve_fill)
         app.router.add_get("/metrics", self._serve_metrics)
         app.router.add_get("/cache-stats", self._serve_cache_stats)
         self._runner = web.AppRunner(app, access_log=None)
@@ -107,6 +118,28 @@ class WorkerLink:
         pending = self._touched[owner]
         if len(pending) < _TOUCH_BATCH:
             pending.add(block_id.hex)
+
+    async def fill(
+        self, owner: int, pbucket: str, key: str, info: dict[str, Any], index: int, size: int
+    ) -> bytes | None:
+        """The block from its owner, who fetched or had it; None if the owner cannot be asked
+        (the caller fetches it itself). A vendor error the owner met is raised here too."""
+        body = {"pbucket": pbucket, "key": key, "info": info, "index": index, "block_size": size}
+        try:
+            async with self._session(owner).post(
+                "http://worker/fill", json=body, timeout=_FILL_TIMEOUT
+            ) as resp:
+                if resp.status == 200:
+                    return await resp.read()
+                if resp.status == 409:
+                    error = await resp.json()
+                    if error.get("kind") == "unavailable":
+                        raise VendorUnavailable(str(error.get("message", "")))
+                    raise UpstreamError(str(error["code"]), int(error["status"]))
+                return None
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError, KeyError) as err:
+            log.debug("worker %d fill: %s", owner, err)
+            return None
 
     # -- across workers --------------------------------------------------------------------------
     async def sibling_metrics(self) -> list[str]:
@@ -198,6 +231,30 @@ class WorkerLink:
             raise web.HTTPBadRequest(text=f"bad block: {err}") from None
         self._own_store().touch(ids)
         return web.json_response({})
+
+    async def _serve_fill(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        if self.filler is None:
+            raise web.HTTPConflict(text="cache off")
+        try:
+            pbucket, key = str(body["pbucket"]), str(body["key"])
+            info, index, size = body["info"], int(body["index"]), int(body["block_size"])
+            if not isinstance(info, dict):
+                raise TypeError("info must be an object")
+        except (KeyError, TypeError, ValueError) as err:
+            raise web.HTTPBadRequest(text=f"bad fill request: {err}") from None
+        try:
+            data = await self.filler(pbucket, key, info, index, size)
+        except UpstreamError as err:
+            return web.json_response(
+                {"kind": "upstream", "code": err.code, "status": err.status}, status=409
+            )
+        except VendorUnavailable as err:
+            return web.json_response({"kind": "unavailable", "message": str(err)}, status=409)
+        except Exception as err:
+            log.warning("fill for a sibling failed: %s: %s", type(err).__name__, err)
+            raise web.HTTPInternalServerError(text="fill failed") from None
+        return web.Response(body=data, content_type="application/octet-stream")
 
     async def _serve_metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=self._own_metrics(), content_type="text/plain")

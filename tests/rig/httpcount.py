@@ -18,6 +18,7 @@ _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r]*chunked", re.IGNORECASE)
 class RequestCounter:
     def __init__(self) -> None:
         self.requests = 0
+        self.gets = 0  # of which GETs (a cache's block fetches)
         self._buf = b""
         self._skip = 0  # body bytes still to pass over
         self._state = "head"  # head | size (chunk-size line) | trailer
@@ -62,6 +63,7 @@ class RequestCounter:
     def _start_request(self, head: bytes) -> None:
         if _METHOD.match(head):
             self.requests += 1
+            self.gets += head.startswith(b"GET ")
         if _CHUNKED.search(head):
             self._state = "size"
         elif match := _CONTENT_LENGTH.search(head):

@@ -45,6 +45,7 @@ class FaultProxy:
 
     def reset_counters(self) -> None:
         self.connections = self.requests = self.bytes_up = self.bytes_down = 0
+        self.gets = 0
 
     def start(self) -> FaultProxy:
         self._thread.start()
@@ -117,9 +118,10 @@ class FaultProxy:
             self.bytes_down += len(data)
             return
         self.bytes_up += len(data)
-        before = counter.requests
+        before, before_gets = counter.requests, counter.gets
         counter.feed(data)
         self.requests += counter.requests - before
+        self.gets += counter.gets - before_gets
 
     async def _pipe(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
