@@ -54,7 +54,14 @@ from gateway.lifecycle_service import add_lifecycle
 from gateway.metrics import REGISTRY, add_metrics_route
 from gateway.s3app import add_s3_routes
 from gateway.sts import add_sts_routes
-from gateway.supervisor import WORKER_ENV, WORKER_REDIS_ENV, parse_worker, run_dir, supervise
+from gateway.supervisor import (
+    WORKER_ENV,
+    WORKER_REDIS_ENV,
+    die_with_supervisor,
+    parse_worker,
+    run_dir,
+    supervise,
+)
 from gateway.vendors import build_vendor
 from gateway.warm_jobs import add_warm_jobs
 from gateway.worker_link import LINK, WorkerLink
@@ -355,8 +362,10 @@ async def serve(cfg: Config, shard: Shard = SOLE) -> None:
         await stop.wait()
         services.ready = False
     finally:
+        # Bounded: a stop stuck on a hung connection or vendor must not keep the process
+        # (and, for a worker, the supervisor that waits for it) alive.
         with contextlib.suppress(Exception):
-            await node.stop()
+            await asyncio.wait_for(node.stop(), cfg.shutdown_timeout + 5.0)
 
 
 def run(cfg: Config, argv: Sequence[str] = ()) -> None:
@@ -364,6 +373,8 @@ def run(cfg: Config, argv: Sequence[str] = ()) -> None:
     which run `python -m gateway <argv>` again."""
     worker = parse_worker(os.environ.get(WORKER_ENV))
     shard = Shard(*worker) if worker else SOLE
+    if worker:
+        die_with_supervisor()
     _logging(cfg.log_level, shard)
     main = serve(cfg, shard) if worker or cfg.workers == 1 else supervise(cfg, argv, _shared)
     try:

@@ -9,13 +9,16 @@ run directory (mode 0700) that holds the workers' Unix sockets (`gateway.worker_
 
 A worker that exits on its own is started again, after 0.5 s doubling to 10 s while it keeps
 failing within a minute. SIGTERM / SIGINT are passed to every worker; a worker that has not
-exited `shutdown_timeout` + 5 s later is killed.
+exited `shutdown_timeout` + 5 s later is killed. A worker is also sent SIGTERM by the kernel if
+the supervisor dies (PR_SET_PDEATHSIG), so none outlives it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
@@ -26,12 +29,21 @@ from pathlib import Path
 
 from gateway.config import Config
 
-__all__ = ["WORKER_ENV", "WORKER_REDIS_ENV", "parse_worker", "run_dir", "supervise"]
+__all__ = [
+    "WORKER_ENV",
+    "WORKER_REDIS_ENV",
+    "die_with_supervisor",
+    "parse_worker",
+    "run_dir",
+    "supervise",
+]
 
 log = logging.getLogger("pcache.workers")
 
 WORKER_ENV = "PCACHE_WORKER"
 WORKER_REDIS_ENV = "PCACHE_WORKER_REDIS_URL"
+SUPERVISOR_ENV = "PCACHE_SUPERVISOR_PID"
+_PR_SET_PDEATHSIG = 1
 _FIRST_BACKOFF = 0.5
 _MAX_BACKOFF = 10.0
 _HEALTHY_AFTER = 60.0
@@ -52,6 +64,17 @@ def parse_worker(value: str | None) -> tuple[int, int] | None:
     if not 0 <= shard[0] < shard[1]:
         raise ValueError(f"{WORKER_ENV} must be i/N with 0 <= i < N, got {value!r}")
     return shard
+
+
+def die_with_supervisor() -> None:
+    """In a worker: be sent SIGTERM when the supervisor dies, even by SIGKILL (Linux), so no
+    worker outlives it holding the port; exit now if it is already gone."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    expected = os.environ.get(SUPERVISOR_ENV)
+    if expected and os.getppid() != int(expected):
+        raise SystemExit("the supervisor is gone")
 
 
 def run_dir(cfg: Config) -> Path:
@@ -92,7 +115,7 @@ async def supervise(cfg: Config, argv: Sequence[str], prepare: Prepare) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)  # the workers' sockets: this user only
     url, cleanup = await prepare(cfg)
-    env = {**os.environ, WORKER_REDIS_ENV: url}
+    env = {**os.environ, WORKER_REDIS_ENV: url, SUPERVISOR_ENV: str(os.getpid())}
     workers = [_Worker(i, cfg.workers, argv, env) for i in range(cfg.workers)]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -146,7 +146,7 @@ def test_workers__concurrent_cold_gets_on_both_workers_read_each_block_once_per_
 
 
 # Last: it stops the node.
-def test_workers__a_killed_worker_comes_back_with_its_blocks_and_stop_ends_all(
+def test_workers__a_killed_worker_comes_back_and_a_killed_supervisor_ends_all(
     node: GatewayProcess, objects: dict[str, bytes], far: FaultProxy
 ) -> None:
     _get_all(objects)
@@ -166,5 +166,7 @@ def test_workers__a_killed_worker_comes_back_with_its_blocks_and_stop_ends_all(
         assert _blocks(node) == cached  # the new worker indexed its share from disk
     finally:
         far.mode = "pass"
-    node.stop()
-    assert not any(Path(f"/proc/{pid}").exists() for pid in after)
+    # Even a supervisor killed outright takes its workers with it (none keeps the port).
+    os.kill(node.proc.pid, signal.SIGKILL)
+    node.proc.wait(10)
+    until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in after), 15, "workers gone")
