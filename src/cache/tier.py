@@ -533,18 +533,22 @@ class Tier:
             if not self._health.available():
                 return None
         try:
-            tmp = write_temp(
-                self._root,
-                block_id,
-                data,
-                durability=self._options.durability,
-                opener=self._opener,
-                tmp_dir=self._shard.tmp_dir,
-            )
+            tmp = self._write_temp(block_id, data)
         except OSError as error:
             _log.warning("cannot write block %s: %s", block_id, error)
             return None
         return tmp, HEADER_SIZE + memoryview(data).nbytes
+
+    def _write_temp(self, block_id: BlockId, data: BytesLike) -> Path:
+        """A new block file in this worker's temporary directory (OSError if it cannot be)."""
+        return write_temp(
+            self._root,
+            block_id,
+            data,
+            durability=self._options.durability,
+            opener=self._opener,
+            tmp_dir=self._shard.tmp_dir,
+        )
 
     def touch(self, block_id: BlockId) -> bool:
         """Another worker served this block: count the hit toward eviction order and promotion."""
@@ -572,14 +576,7 @@ class Tier:
                 self._refused += 1
                 return _REFUSED
         try:
-            tmp = write_temp(
-                self._root,
-                block_id,
-                data,
-                durability=self._options.durability,
-                opener=self._opener,
-                tmp_dir=self._shard.tmp_dir,
-            )
+            tmp = self._write_temp(block_id, data)
         except OSError as error:
             _log.warning("cannot write block %s: %s", block_id, error)
             with self._lock:
