@@ -81,6 +81,7 @@ class Settings:
     hot_duration: float
     big_size: int
     latency_ms: float
+    workers: int = 1  # gateway worker processes ([node] workers)
 
 
 QUICK = Settings(300, 300, 16, 256, 64, 2.0, 64 * MIB, 50.0)
@@ -137,12 +138,15 @@ def _scratch_root() -> Path | None:
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
-def gateway_config(proxy: FaultProxy, seaweed: SeaweedServer, redis_url: str, tier: Path) -> str:
+def gateway_config(
+    proxy: FaultProxy, seaweed: SeaweedServer, redis_url: str, tier: Path, workers: int = 1
+) -> str:
     # max_age is long so that a slow cold phase never turns the warm phase into revalidations.
     return f"""
 [node]
 region = "us-east-1"
 vendor_allowlist = ["127.0.0.0/8"]
+workers = {workers}
 
 [redis]
 url = "{redis_url}"
@@ -180,7 +184,7 @@ def environment(settings: Settings, tier_parent: Path | None) -> Iterator[Rig]:
         parts = urlsplit(seaweed.endpoint)
         proxy = stack.enter_context(FaultProxy(parts.hostname or "127.0.0.1", int(parts.port or 0)))
         proxy.latency_up_ms = proxy.latency_down_ms = settings.latency_ms
-        config = gateway_config(proxy, seaweed, redis.url, fast / "tier")
+        config = gateway_config(proxy, seaweed, redis.url, fast / "tier", settings.workers)
         gateway = stack.enter_context(
             GatewayProcess(
                 work / "gateway",
@@ -188,6 +192,7 @@ def environment(settings: Settings, tier_parent: Path | None) -> Iterator[Rig]:
                 extra_env={"PCACHE_MASTER_KEY": MASTER_KEY_HEX},
             )
         )
+        gateway.wait_for_workers(settings.workers)
         home = work / "home"
         home.mkdir()
         (fast / "dl").mkdir()
@@ -526,7 +531,8 @@ def table(settings: Settings, results: dict[str, Any]) -> str:
     rss = results["rss_mib"]
     lines += [
         f"4. gateway RSS: start {rss['start']:.0f} MiB, max {rss['max']:.0f} MiB,"
-        f" end {rss['end']:.0f} MiB",
+        f" end {rss['end']:.0f} MiB (per process; {rss.get('workers', 1)} worker(s),"
+        f" all together max {rss.get('total_max', rss['max']):.0f} MiB)",
     ]
     return "\n".join(lines)
 
@@ -548,6 +554,7 @@ def parse_settings(argv: list[str] | None) -> tuple[Settings, Path | None]:
     )
     parser.add_argument("--latency-ms", type=float, help="added latency each way (default 50)")
     parser.add_argument("--big-mib", type=int, help="big object size in MiB")
+    parser.add_argument("--workers", type=int, help="gateway worker processes (default 1)")
     parser.add_argument(
         "--tier-dir", type=Path, help="parent dir for the cache tier (default /dev/shm)"
     )
@@ -562,6 +569,8 @@ def parse_settings(argv: list[str] | None) -> tuple[Settings, Path | None]:
         changes["latency_ms"] = args.latency_ms
     if args.big_mib is not None:
         changes["big_size"] = args.big_mib * MIB
+    if args.workers is not None:
+        changes["workers"] = args.workers
     settings = Settings(**{**asdict(base), **changes})
     if not settings.s3cmd_objects or settings.s3cmd_objects > settings.objects:
         settings = Settings(**{**asdict(settings), "s3cmd_objects": settings.objects})
@@ -598,6 +607,8 @@ def main(argv: list[str] | None = None) -> None:
             "start": rss.start_kib / KIB,
             "max": rss.max_kib / KIB,
             "end": end_kib / KIB,
+            "total_max": rss.max_total_kib / KIB,
+            "workers": settings.workers,
         }
     results["wall_seconds"] = time.perf_counter() - started
     print()

@@ -201,7 +201,7 @@ capacity = {big_size + 512 * MIB}
                 work / "gw", config=config, extra_env={"PCACHE_MASTER_KEY": MASTER_KEY_HEX}
             )
         )
-        _all_listening(gateway, workers)
+        gateway.wait_for_workers(workers)
         rss = stack.enter_context(RssSampler(gateway.proc.pid if gateway.proc else 0))
         client = gateway.client()
         client.create_bucket(Bucket="hits")
@@ -255,15 +255,6 @@ capacity = {big_size + 512 * MIB}
         results["rss_total_max_mib"] = rss.max_total_kib / 1024
         results["workers"] = workers
     return results
-
-
-def _all_listening(gateway: GatewayProcess, workers: int) -> None:
-    """The rig is ready when one worker answers; the bench wants all of them."""
-    deadline = time.monotonic() + 60
-    while gateway.log_text().count("PCache listening on http") < workers:
-        if time.monotonic() > deadline:
-            raise RuntimeError("not every worker started:\n" + gateway.log_text()[-3000:])
-        time.sleep(0.1)  # poll interval; the loop ends at the deadline
 
 
 def table(results: dict[str, Any]) -> str:

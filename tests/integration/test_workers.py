@@ -45,10 +45,6 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def _listening(gw: GatewayProcess) -> int:
-    return gw.log_text().count("PCache listening on http")
-
-
 @pytest.fixture(scope="module")
 def node(
     tmp_path_factory: pytest.TempPathFactory,
@@ -61,7 +57,7 @@ def node(
         "[node]\n", "[node]\nworkers = 2\n", 1
     )
     with GatewayProcess(work, config=config, extra_env=SHARED_KEY) as gw:
-        until(lambda: _listening(gw) == 2, 30, "both workers listening")
+        gw.wait_for_workers(2)
         yield gw
 
 
@@ -157,7 +153,7 @@ def test_workers__a_killed_worker_comes_back_and_a_killed_supervisor_ends_all(
     assert len(workers) == 2
     victim = min(workers)
     os.kill(victim, signal.SIGKILL)
-    until(lambda: _listening(node) == 3, 30, "the killed worker started again")
+    node.wait_for_workers(3)  # the killed one started again
     after = _children(node.proc.pid)
     assert len(after) == 2 and victim not in after
     far.mode = "reset"  # the vendor is gone: only the tiers can answer

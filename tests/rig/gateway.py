@@ -163,6 +163,18 @@ class GatewayProcess:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def listening_workers(self) -> int:
+        """How many "listening" lines the log has: worker processes started (or restarted)."""
+        return self.log_text().count("PCache listening on http")
+
+    def wait_for_workers(self, count: int, timeout: float = 60.0) -> None:
+        """Ready means one worker answers; this waits until `count` have started."""
+        deadline = time.monotonic() + timeout
+        while self.listening_workers() < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not all {count} workers started:\n{self.log_text()[-3000:]}")
+            time.sleep(0.05)  # poll interval; the loop ends at the deadline
+
     def client(self, *, tls: bool = False, **config: Any) -> Any:
         endpoint = self.https_endpoint if tls else self.endpoint
         cfg = Config(
