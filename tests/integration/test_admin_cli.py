@@ -195,6 +195,12 @@ def test_cli__groups_roles_and_bucket_policies(
     one = ok(root_env, "lifecycle", "jobs", bucket, ran["job_id"])
     assert "state:" in one and one.split("state:")[1].split()[0] == "succeeded"
     ok(root_env, "lifecycle", "delete", bucket)
+    ttl = {"rules": [{"prefix": "tmp/", "seconds": 600}]}
+    ttl_path = path.with_name("ttl.json")
+    ttl_path.write_text(json.dumps(ttl))
+    ok(root_env, "cache-ttl", "put", bucket, "--document", str(ttl_path))
+    assert json.loads(ok(root_env, "cache-ttl", "get", bucket)) == ttl
+    ok(root_env, "cache-ttl", "delete", bucket)
     missing = pcache_admin(root_env, "bucket-policy", "get", bucket)
     assert missing.returncode == 1 and missing.stderr.startswith("NoSuchBucketPolicy: ")
 

@@ -264,6 +264,19 @@ def lifecycle_delete(ctx: Context, a: argparse.Namespace) -> None:
     ctx.show(ctx.client.call("DELETE", path("pbuckets", a.bucket, "lifecycle")))
 
 
+def cache_ttl_get(ctx: Context, a: argparse.Namespace) -> None:
+    print_json(ctx.client.call("GET", path("pbuckets", a.bucket, "cache-ttl")), ctx.out)
+
+
+def cache_ttl_put(ctx: Context, a: argparse.Namespace) -> None:
+    raw = read_document(a.document).encode("utf-8")
+    ctx.show(ctx.client.call("PUT", path("pbuckets", a.bucket, "cache-ttl"), raw=raw))
+
+
+def cache_ttl_delete(ctx: Context, a: argparse.Namespace) -> None:
+    ctx.show(ctx.client.call("DELETE", path("pbuckets", a.bucket, "cache-ttl")))
+
+
 # --- cache ---------------------------------------------------------------------------------
 
 CACHE_TIERS: list[Column] = [
@@ -459,6 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.admin_cli.lifecycle_jobs import add_lifecycle_job_commands  # builds on this
 
     add_lifecycle_job_commands(rules)
+    ttl = tree.noun("cache-ttl", "how long a PBucket's cached blocks may be served, per prefix")
+    ttl("get", cache_ttl_get, "print a PBucket's cache TTL", "bucket")
+    _document_option(ttl("put", cache_ttl_put, "set a PBucket's cache TTL", "bucket"))
+    ttl("delete", cache_ttl_delete, "delete a PBucket's cache TTL", "bucket")
 
     cache = tree.noun("cache", "the node's block cache")
     cache("status", cache_status, "show the cache settings and each tier's usage and counters")
