@@ -13,14 +13,17 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import _empty_and_delete
+from tests.integration.test_admin_api import AdminApi
 from tests.rig.gateway import GatewayProcess
 from tests.rig.iam import TEST_MASTER_KEY_HEX, IamRig
+from tests.rig.pbuckets import PBucketUnderTest
 from tests.rig.proxy import FaultProxy
 from tests.rig.seaweed import SeaweedServer
 
 # A PBucket declared in the config on the local-directory vendor (under a key prefix), so tests
 # can move objects between two vendors.
 LOCAL_PBUCKET = "pb-local"
+SEAWEED_VENDOR = "seaweed"
 
 
 async def _create_local_vendor_bucket(root: Path, name: str) -> None:
@@ -43,7 +46,7 @@ vendor_allowlist = ["127.0.0.0/8"]  # the rig's SeaweedFS is on loopback
 [redis]
 url = "{redis_url}"
 
-[vendors.seaweed]
+[vendors.{SEAWEED_VENDOR}]
 type = "s3"
 endpoint = "{seaweed.endpoint}"
 access_key = "{seaweed.access_key}"
@@ -55,7 +58,7 @@ type = "local"
 root = "{workdir / "local-vendor"}"
 
 [buckets]
-default_vendor = "seaweed"
+default_vendor = "{SEAWEED_VENDOR}"
 
 [[pbuckets]]
 name = "{LOCAL_PBUCKET}"
@@ -89,13 +92,54 @@ def s3_tls(gateway: GatewayProcess) -> Any:
     return gateway.client(tls=True)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`@pytest.mark.policies("single", "balance", ...)` (on a test or a module) runs each test
+    that uses `pbucket` (or `bucket`) once per placement policy; unmarked tests get `single`."""
+    marker = metafunc.definition.get_closest_marker("policies")
+    if marker is not None and "pbucket" in metafunc.fixturenames:
+        metafunc.parametrize("pbucket", marker.args, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def policy_vendor_buckets(s3_direct: Any) -> Iterator[tuple[str, ...]]:
+    """Three SeaweedFS buckets under every `balance` and `replicate` PBucket of the session
+    (each PBucket under its own key prefix); made once, on first use."""
+    uid = uuid.uuid4().hex[:8]
+    names = tuple(f"pol-{uid}-{n}" for n in "abc")
+    for name in names:
+        s3_direct.create_bucket(Bucket=name)
+    yield names
+    for name in names:
+        _empty_and_delete(s3_direct, name)
+
+
 @pytest.fixture
-def bucket(s3: Any) -> Iterator[str]:
-    """A fresh PBucket created through PCache (on the SeaweedFS vendor)."""
+def pbucket(
+    request: pytest.FixtureRequest, s3: Any, gateway: GatewayProcess
+) -> Iterator[PBucketUnderTest]:
+    """A fresh, empty PBucket under the policy this test is parametrised with (`single` when
+    not): S3 CreateBucket for `single`, the admin API over three vendor buckets otherwise."""
+    policy = getattr(request, "param", "single")
     name = f"pb-{uuid.uuid4().hex[:20]}"
-    s3.create_bucket(Bucket=name)
-    yield name
+    if policy == "single":
+        pb = PBucketUnderTest(name, policy, SEAWEED_VENDOR, ((name, ""),))
+        s3.create_bucket(Bucket=name)
+    else:
+        shared = request.getfixturevalue("policy_vendor_buckets")
+        targets = tuple((b, f"{name}/") for b in shared)
+        pb = PBucketUnderTest(name, policy, SEAWEED_VENDOR, targets)
+        root = AdminApi(gateway.endpoint, gateway.access_key, gateway.secret_key, "root")
+        root.ok("POST", "/admin/v1/pbuckets", pb.admin_body(), status=201)
+    yield pb
+    # DeleteBucket removes an admin-made PBucket's record only (the shared buckets stay).
     _empty_and_delete(s3, name)
+
+
+@pytest.fixture
+def bucket(pbucket: PBucketUnderTest) -> str:
+    """The name of a fresh PBucket (see `pbucket`; `single` on the SeaweedFS vendor unless the
+    test is marked with other policies)."""
+    return pbucket.name
 
 
 @pytest.fixture
