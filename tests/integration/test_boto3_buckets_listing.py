@@ -1,4 +1,8 @@
-"""boto3 through PCache: bucket operations; listings (v1/v2, delimiters, pages, url encoding)."""
+"""boto3 through PCache: bucket operations; listings (v1/v2, delimiters, pages, url encoding).
+
+Listing tests run against a `single`, a `balance` (3 targets, merged listings) and a `replicate`
+(3 targets) PBucket. Creating and deleting buckets is S3 CreateBucket/DeleteBucket, which only
+makes `single` PBuckets (the others come from the admin API): those tests stay single-only."""
 
 from __future__ import annotations
 
@@ -7,6 +11,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.rig.pbuckets import POLICIES, PBucketUnderTest
+
+pytestmark = pytest.mark.policies(*POLICIES)
 
 
 def _code(err: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
@@ -85,7 +93,9 @@ def test_list_objects_v1__marker_pagination(s3: Any, bucket: str) -> None:
     assert first["Contents"][0]["Size"] == 1
 
 
-def test_list_objects__encoding_type_url(s3: Any, s3_direct: Any, bucket: str) -> None:
+def test_list_objects__encoding_type_url(
+    s3: Any, s3_direct: Any, pbucket: PBucketUnderTest, bucket: str
+) -> None:
     # s3-tests test_bucket_list_encoding_basic. botocore decodes nothing when the caller asked
     # for EncodingType itself, so the wire values show through (the same straight to the vendor).
     for k in ("foo+1/bar", "foo/bar/xyzzy", "quux ab/thud", "asdf+b", "ctl\x01key"):
@@ -95,8 +105,7 @@ def test_list_objects__encoding_type_url(s3: Any, s3_direct: Any, bucket: str) -
     assert prefixes == ["foo%2B1/", "foo/", "quux%20ab/"]
     assert sorted(o["Key"] for o in resp["Contents"]) == ["asdf%2Bb", "ctl%01key"]
     # Differential: the same listing as the vendor gives its own client.
-    direct = s3_direct.list_objects_v2(Bucket=bucket, Delimiter="/", EncodingType="url")
-    assert prefixes == sorted(p["Prefix"] for p in direct["CommonPrefixes"])
+    assert prefixes == pbucket.common_prefixes(s3_direct, "/", "url")
 
 
 def test_list_objects__raw_url_encoded_xml(gateway: Any, bucket: str, s3: Any) -> None:

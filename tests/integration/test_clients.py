@@ -1,5 +1,9 @@
 """Real S3 clients (aws-cli v1, s3cmd, rclone) as subprocesses through PCache over plain HTTP:
-every byte round-trips exactly."""
+every byte round-trips exactly.
+
+Object tests run against a `single`, a `balance` (3 targets) and a `replicate` (3 targets)
+PBucket. `mb`/`rb` stay single-only: S3 CreateBucket only makes `single` PBuckets (the other
+policies come from the admin API), so there is nothing policy-specific for them to do."""
 
 from __future__ import annotations
 
@@ -20,8 +24,9 @@ import pytest
 
 from tests.conftest import _empty_and_delete
 from tests.rig.gateway import GatewayProcess
+from tests.rig.pbuckets import POLICIES
 
-pytestmark = pytest.mark.clients
+pytestmark = [pytest.mark.clients, pytest.mark.policies(*POLICIES)]
 
 BIN = Path(sys.executable).parent
 TIMEOUT = 60.0
@@ -280,6 +285,7 @@ def test_aws_s3_presign__sigv4_url_fetches_exact_bytes(
         assert resp.read() == data
 
 
+@pytest.mark.policies("single")  # refused by auth before any policy is involved
 def test_aws_s3_presign__default_sigv2_url_is_refused_clearly(
     aws: Aws, s3: Any, bucket: str
 ) -> None:
@@ -297,13 +303,17 @@ def test_aws_s3_presign__default_sigv2_url_is_refused_clearly(
 # --- s3cmd --------------------------------------------------------------------------------------
 
 
-def test_s3cmd__mb_put_get_ls_sync_del_rb(
-    s3cmd: S3cmd, s3: Any, fresh_name: str, tmp_path: Path
-) -> None:
+def test_s3cmd__mb_rb(s3cmd: S3cmd, s3: Any, fresh_name: str) -> None:
     b = f"s3://{fresh_name}"
     s3cmd("mb", b)
     assert fresh_name in _bucket_names(s3)
+    assert b in s3cmd("ls")
+    s3cmd("rb", b)
+    assert fresh_name not in _bucket_names(s3)
 
+
+def test_s3cmd__put_get_ls_sync_del(s3cmd: S3cmd, s3: Any, bucket: str, tmp_path: Path) -> None:
+    b = f"s3://{bucket}"
     data = os.urandom(2 * MIB + 3)
     src = tmp_path / "one.bin"
     src.write_bytes(data)
@@ -326,9 +336,7 @@ def test_s3cmd__mb_put_get_ls_sync_del_rb(
 
     s3cmd("del", f"{b}/one.bin")
     s3cmd("del", "--recursive", "--force", f"{b}/tree/")
-    assert s3.list_objects_v2(Bucket=fresh_name).get("KeyCount", 0) == 0
-    s3cmd("rb", b)
-    assert fresh_name not in _bucket_names(s3)
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
 
 
 # --- rclone -------------------------------------------------------------------------------------

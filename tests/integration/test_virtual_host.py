@@ -2,7 +2,8 @@
 header (`<bucket>.s3.pcache.test`), which PCache's configured domain turns back into a PBucket.
 
 No resolver knows the test domain, so a `before-send` hook points the connection at loopback
-while keeping the signed Host header exactly as boto3 built it."""
+while keeping the signed Host header exactly as boto3 built it. The round trip runs against a
+`single`, a `balance` and a `replicate` PBucket."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.rig.gateway import GatewayProcess
+from tests.rig.pbuckets import POLICIES
+
+pytestmark = pytest.mark.policies(*POLICIES)
 
 DOMAIN = "s3.pcache.test"
 
