@@ -212,8 +212,12 @@ class SeaweedServer:
         self._proc.send_signal(signal.SIGCONT)
 
     def close(self) -> None:
-        """Stop and delete the data dir."""
-        self.stop()
+        """Kill and delete the data dir. Nothing of it is read again, so a graceful stop (about
+        2 s of weed's own shutdown per server) buys nothing."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self.stop()  # reaps it and removes its socket files
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> SeaweedServer:
