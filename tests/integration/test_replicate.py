@@ -6,10 +6,15 @@ Vendors: `w1` is the session's SeaweedFS (never harmed: other modules use it), `
 are this module's own. `w2` carries the region label the node prefers, so reads go there first
 and its outage exercises read failover. Timeouts are short and the breaker trips after two
 failures, so an outage costs seconds, not minutes.
+
+A second replicated PBucket spans two regions: its "near" target is `w2` and its two "far"
+targets are `w1` and `w3` behind latency proxies (vendors `n2`, `f1`, `f3`: each proxy counts
+the requests that pass it, so the test sees which region served a read).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import statistics
@@ -21,6 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -29,6 +35,8 @@ from botocore.exceptions import ClientError
 from tests.conftest import _empty_and_delete
 from tests.rig.gateway import GatewayProcess
 from tests.rig.iam import TEST_MASTER_KEY_HEX, until
+from tests.rig.ports import HOST
+from tests.rig.proxy import FaultProxy
 from tests.rig.seaweed import SeaweedServer
 
 UID = uuid.uuid4().hex[:8]
@@ -36,14 +44,18 @@ REP = f"rep-{UID}"
 SGL = f"sgl-{UID}"
 BUCKETS = (f"rep-{UID}-1", f"rep-{UID}-2", f"rep-{UID}-3")
 SGL_BUCKET = f"sgl-{UID}-1"
+REG = f"reg-{UID}"
+REG_BUCKETS = (f"reg-{UID}-1", f"reg-{UID}-2", f"reg-{UID}-3")  # on w1, w2, w3
+FAR_MS = 25.0  # one-way latency the far region's proxies add
 STREAM = f"pc:rt:repair:{{{REP}}}"
 
 
-def _vendor(name: str, server: SeaweedServer) -> str:
+def _vendor(name: str, server: SeaweedServer, endpoint: str | None = None) -> str:
+    """`server` as vendor `name`, reached at `endpoint` (a proxy in front of it) if given."""
     return f"""
 [vendors.{name}]
 type = "s3"
-endpoint = "{server.endpoint}"
+endpoint = "{endpoint or server.endpoint}"
 access_key = "{server.access_key}"
 secret_key = "{server.secret_key}"
 connect_timeout = 1
@@ -54,8 +66,11 @@ breaker_cooldown = 1
 """
 
 
-def _config(servers: list[SeaweedServer], redis_url: str, tier: Path) -> str:
+def _config(
+    servers: list[SeaweedServer], proxies: dict[str, FaultProxy], redis_url: str, tier: Path
+) -> str:
     vendors = "".join(_vendor(f"w{i + 1}", s) for i, s in enumerate(servers))
+    vendors += "".join(_vendor(n, servers[0], p.endpoint) for n, p in proxies.items())
     return f"""
 [node]
 region = "us-east-1"
@@ -88,6 +103,16 @@ targets = [
 name = "{SGL}"
 vendor = "w1"
 bucket = "{SGL_BUCKET}"
+
+# Far targets first: only the node's region_affinity puts the near one ahead of them.
+[[pbuckets]]
+name = "{REG}"
+policy = "replicate"
+targets = [
+  {{ vendor = "f1", bucket = "{REG_BUCKETS[0]}", region = "far" }},
+  {{ vendor = "f3", bucket = "{REG_BUCKETS[2]}", region = "far" }},
+  {{ vendor = "n2", bucket = "{REG_BUCKETS[1]}", region = "near" }},
+]
 """
 
 
@@ -104,6 +129,21 @@ def servers(seaweed: SeaweedServer) -> Iterator[list[SeaweedServer]]:
 
 
 @pytest.fixture(scope="module")
+def proxies(servers: list[SeaweedServer]) -> Iterator[dict[str, FaultProxy]]:
+    """Vendor name -> counting proxy: `n2` in front of w2 (no delay), `f1` and `f3` in front of
+    w1 and w3 with the far region's latency."""
+    out: dict[str, FaultProxy] = {}
+    with contextlib.ExitStack() as stack:
+        for name, server in (("n2", servers[1]), ("f1", servers[0]), ("f3", servers[2])):
+            parts = urlsplit(server.endpoint)
+            proxy = stack.enter_context(FaultProxy(parts.hostname or HOST, int(parts.port or 80)))
+            if name.startswith("f"):
+                proxy.latency_up_ms = proxy.latency_down_ms = FAR_MS
+            out[name] = proxy
+        yield out
+
+
+@pytest.fixture(scope="module")
 def direct(servers: list[SeaweedServer]) -> list[Any]:
     """One boto3 client straight to each vendor (the oracle)."""
     return [s.client(connect_timeout=2, read_timeout=5) for s in servers]
@@ -113,20 +153,25 @@ def direct(servers: list[SeaweedServer]) -> list[Any]:
 def gw(
     tmp_path_factory: pytest.TempPathFactory,
     servers: list[SeaweedServer],
+    proxies: dict[str, FaultProxy],
     direct: list[Any],
     redis_server: str,
 ) -> Iterator[GatewayProcess]:
-    for client, bucket in zip(direct, BUCKETS, strict=True):
+    owned = [
+        *zip(direct, BUCKETS, strict=True),
+        (direct[0], SGL_BUCKET),
+        *zip(direct, REG_BUCKETS, strict=True),
+    ]
+    for client, bucket in owned:
         client.create_bucket(Bucket=bucket)
-    direct[0].create_bucket(Bucket=SGL_BUCKET)
     work: Path = tmp_path_factory.mktemp("replicategw")
-    config = _config(servers, redis_server, work / "tier")
+    config = _config(servers, proxies, redis_server, work / "tier")
     env = {"PCACHE_MASTER_KEY": TEST_MASTER_KEY_HEX}
     try:
         with GatewayProcess(work, config=config, extra_env=env) as gw:
             yield gw
     finally:
-        for client, bucket in [*zip(direct, BUCKETS, strict=True), (direct[0], SGL_BUCKET)]:
+        for client, bucket in owned:
             try:
                 _empty_and_delete(client, bucket)
             except Exception as exc:  # a vendor a failed test left stopped
@@ -529,3 +574,41 @@ def test_metrics__repair_queue_and_outcomes_per_pbucket(
         15,
         "the queue gauge to read 0",
     )
+
+
+# -- two regions ----------------------------------------------------------------------------
+
+
+def test_two_regions__reads_stay_near_and_fail_over_far_without_5xx(
+    rs3: Any, servers: list[SeaweedServer], proxies: dict[str, FaultProxy]
+) -> None:
+    near, far = proxies["n2"], (proxies["f1"], proxies["f3"])
+    keys = [f"region/{i}" for i in range(8)]
+    for k in keys:
+        rs3.put_object(Bucket=REG, Key=k, Body=k.encode())  # quorum: all three regions' copies
+
+    def read(key: str) -> None:
+        got = rs3.get_object(Bucket=REG, Key=key)  # a 5xx raises here
+        assert got["Body"].read() == key.encode()
+        # A cache miss: this read reached a vendor (writes go around the cache here).
+        assert got["ResponseMetadata"]["HTTPHeaders"]["x-pcache-cache"] == "miss"
+
+    for p in proxies.values():
+        p.reset_counters()
+    for k in keys[:4]:
+        read(k)
+    assert near.requests >= 4
+    assert [p.requests for p in far] == [0, 0], "a far target served a read the near one had"
+    print(f"two regions: {near.requests} requests to the near target, none to the far ones")
+
+    _kill(servers[1])  # the near region goes away
+    try:
+        for k in keys[4:]:
+            read(k)
+        listed = rs3.list_objects_v2(Bucket=REG, Prefix="region/")
+        assert [o["Key"] for o in listed["Contents"]] == keys
+        failed_over = [p.requests for p in far]
+        assert sum(failed_over) >= 5
+    finally:
+        _restart(servers[1])
+    print(f"two regions: far proxies saw {failed_over} requests once the near target died")
