@@ -86,10 +86,14 @@ class Config:
     #: worker processes serving the listeners (SO_REUSEPORT), sharing the tiers by shard
     workers: int = 1
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    #: the repair worker: seconds between scans, per-entry retry backoff (first and cap)
+    repair_scan_interval: float = 5.0
+    repair_backoff_base: float = 0.5
+    repair_backoff_max: float = 5.0
 
 
 MAX_WORKERS = 64
-_TOP = {"node", "redis", "vendors", "buckets", "pbuckets", "iam", "cache", "lifecycle"}
+_TOP = {"node", "redis", "vendors", "buckets", "pbuckets", "iam", "cache", "lifecycle", "repair"}
 _NODE = {
     "listen",
     "https_listen",
@@ -220,6 +224,7 @@ def load_config(
         region_affinity=_str(node, "region_affinity", "node"),
         workers=_workers(node),
         **_iam(_table(doc, "iam", "iam")),
+        **_repair(_table(doc, "repair", "repair")),
         cache=_cache(_table(doc, "cache", "cache"), ddir),
         lifecycle=parse_lifecycle(_table(doc, "lifecycle", "lifecycle")),
     )
@@ -386,6 +391,19 @@ def _cache(table: dict[str, Any], data_dir: Path) -> CacheConfig:
         write_through_max=write_through_max,
         rules=tuple(parsed),
     )
+
+
+def _repair(table: dict[str, Any]) -> dict[str, Any]:
+    _unknown(table, {"scan_interval", "backoff_base", "backoff_max"}, "repair")
+    base = _num(table, "backoff_base", "repair", 0.5)
+    cap = _num(table, "backoff_max", "repair", 5.0)
+    if cap < base:
+        raise ConfigError("repair.backoff_max", "must be at least repair.backoff_base")
+    return {
+        "repair_scan_interval": _num(table, "scan_interval", "repair", 5.0),
+        "repair_backoff_base": base,
+        "repair_backoff_max": cap,
+    }
 
 
 def _iam(table: dict[str, Any]) -> dict[str, Any]:

@@ -165,7 +165,13 @@ class Node:
         await self.router.apply_declared([_declared(p, cfg.region) for p in cfg.pbuckets])
         # Replays writes that `replicate` targets missed (router/repair.py).
         consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        self.repair = RepairWorker(self.router, RepairSettings(consumer=consumer))
+        repair = RepairSettings(
+            consumer=consumer,
+            scan_every=cfg.repair_scan_interval,
+            base_backoff=cfg.repair_backoff_base,
+            max_backoff=cfg.repair_backoff_max,
+        )
+        self.repair = RepairWorker(self.router, repair)
         await self.repair.start()
         settings = GatewaySettings(
             region=cfg.region,

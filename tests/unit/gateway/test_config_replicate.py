@@ -1,4 +1,4 @@
-"""`[[pbuckets]]` with policy "replicate": `write_quorum`, and `[node] region_affinity`."""
+"""Replicate settings: `write_quorum` of `[[pbuckets]]`, `[node] region_affinity`, `[repair]`."""
 
 from __future__ import annotations
 
@@ -66,3 +66,39 @@ def test_region_affinity__node_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, "[node]\nregion_affinity = 3\n")
     assert "node.region_affinity" in str(err.value)
+
+
+def test_repair__defaults_match_the_example_and_the_worker(tmp_path: Path) -> None:
+    from router.repair import RepairSettings
+
+    example = load_config(Path(__file__).resolve().parents[3] / "config.example.toml")
+    worker = RepairSettings(consumer="x")
+    for cfg in (_load(tmp_path, ""), example):
+        assert cfg.repair_scan_interval == worker.scan_every == 5.0
+        assert cfg.repair_backoff_base == worker.base_backoff == 0.5
+        assert cfg.repair_backoff_max == worker.max_backoff == 5.0
+
+
+def test_repair__keys_set_the_worker_timings(tmp_path: Path) -> None:
+    cfg = _load(tmp_path, "[repair]\nscan_interval = 1\nbackoff_base = 0.25\nbackoff_max = 1.5\n")
+    assert (cfg.repair_scan_interval, cfg.repair_backoff_base, cfg.repair_backoff_max) == (
+        1.0,
+        0.25,
+        1.5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("scan_interval = 0", "repair.scan_interval"),
+        ("backoff_base = -1", "repair.backoff_base"),
+        ('backoff_max = "5"', "repair.backoff_max"),
+        ("backoff_base = 2\nbackoff_max = 1", "repair.backoff_max"),
+        ("settle = 1", "repair.settle"),
+    ],
+)
+def test_repair__bad_values_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, f"[repair]\n{text}\n")
+    assert key in str(err.value)
