@@ -79,6 +79,12 @@ region_affinity = "near"
 
 [redis]
 url = "{redis_url}"
+
+# Outages here last seconds: retry and rescan at that scale (defaults 5 s), so a drained queue
+# and the queue gauge are seen promptly.
+[repair]
+scan_interval = 1
+backoff_max = 1
 {vendors}
 [cache]
 block_size = 65536
@@ -567,7 +573,7 @@ def test_metrics__repair_queue_and_outcomes_per_pbucket(
         10,
         "a counted repair",
     )
-    # The queue gauge is refreshed by the worker's scan (every 5 s).
+    # The queue gauge is refreshed by the worker's scan ([repair] scan_interval).
     until(lambda: _drained(rds), 10, "the repair queue to drain")
     until(
         lambda: _metric(gw, "pcache_replicate_repair_queue", f'pbucket="{REP}"') == 0,
