@@ -319,8 +319,10 @@ def test_read_failover__preferred_target_killed(
         listed = rs3.list_objects_v2(Bucket=REP, Prefix="fo/")
         assert [o["Key"] for o in listed["Contents"]] == keys
         # A body of many chunks while one target refuses: its tee reader is released at once,
-        # so the others are not held up (the stall timeout is 30 s).
-        big = os.urandom(32 * 1024 * 1024 + 5)
+        # so the others are not held up (the stall timeout is 30 s). 8 MiB is many times what
+        # the tee queues per target; every second of this outage also delays the repair below
+        # (each failed breaker probe doubles the wait for the next one).
+        big = os.urandom(8 * 1024 * 1024 + 5)
         start = time.monotonic()
         rs3.put_object(Bucket=REP, Key="fo/big", Body=big)
         assert time.monotonic() - start < 5
