@@ -86,10 +86,12 @@ class Config:
     #: worker processes serving the listeners (SO_REUSEPORT), sharing the tiers by shard
     workers: int = 1
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
-    #: the repair worker: seconds between scans, per-entry retry backoff (first and cap)
+    #: the repair worker: seconds between scans, per-entry retry backoff (first and cap), and
+    #: how long a repaired target must stay in line before its entry is acknowledged
     repair_scan_interval: float = 5.0
     repair_backoff_base: float = 0.5
     repair_backoff_max: float = 5.0
+    repair_settle: float = 2.0
 
 
 MAX_WORKERS = 64
@@ -394,7 +396,7 @@ def _cache(table: dict[str, Any], data_dir: Path) -> CacheConfig:
 
 
 def _repair(table: dict[str, Any]) -> dict[str, Any]:
-    _unknown(table, {"scan_interval", "backoff_base", "backoff_max"}, "repair")
+    _unknown(table, {"scan_interval", "backoff_base", "backoff_max", "settle"}, "repair")
     base = _num(table, "backoff_base", "repair", 0.5)
     cap = _num(table, "backoff_max", "repair", 5.0)
     if cap < base:
@@ -403,6 +405,7 @@ def _repair(table: dict[str, Any]) -> dict[str, Any]:
         "repair_scan_interval": _num(table, "scan_interval", "repair", 5.0),
         "repair_backoff_base": base,
         "repair_backoff_max": cap,
+        "repair_settle": _num(table, "settle", "repair", 2.0),
     }
 
 

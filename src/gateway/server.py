@@ -170,6 +170,7 @@ class Node:
             scan_every=cfg.repair_scan_interval,
             base_backoff=cfg.repair_backoff_base,
             max_backoff=cfg.repair_backoff_max,
+            settle=cfg.repair_settle,
         )
         self.repair = RepairWorker(self.router, repair)
         await self.repair.start()

@@ -77,15 +77,14 @@ def test_repair__defaults_match_the_example_and_the_worker(tmp_path: Path) -> No
         assert cfg.repair_scan_interval == worker.scan_every == 5.0
         assert cfg.repair_backoff_base == worker.base_backoff == 0.5
         assert cfg.repair_backoff_max == worker.max_backoff == 5.0
+        assert cfg.repair_settle == worker.settle == 2.0
 
 
 def test_repair__keys_set_the_worker_timings(tmp_path: Path) -> None:
-    cfg = _load(tmp_path, "[repair]\nscan_interval = 1\nbackoff_base = 0.25\nbackoff_max = 1.5\n")
-    assert (cfg.repair_scan_interval, cfg.repair_backoff_base, cfg.repair_backoff_max) == (
-        1.0,
-        0.25,
-        1.5,
-    )
+    text = "[repair]\nscan_interval = 1\nbackoff_base = 0.25\nbackoff_max = 1.5\nsettle = 1\n"
+    cfg = _load(tmp_path, text)
+    assert cfg.repair_scan_interval == 1.0 and cfg.repair_settle == 1.0
+    assert (cfg.repair_backoff_base, cfg.repair_backoff_max) == (0.25, 1.5)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +94,8 @@ def test_repair__keys_set_the_worker_timings(tmp_path: Path) -> None:
         ("backoff_base = -1", "repair.backoff_base"),
         ('backoff_max = "5"', "repair.backoff_max"),
         ("backoff_base = 2\nbackoff_max = 1", "repair.backoff_max"),
-        ("settle = 1", "repair.settle"),
+        ("settle = 0", "repair.settle"),
+        ("block = 1", "repair.block"),
     ],
 )
 def test_repair__bad_values_name_the_key(tmp_path: Path, text: str, key: str) -> None:
