@@ -81,10 +81,12 @@ region_affinity = "near"
 url = "{redis_url}"
 
 # Outages here last seconds: retry and rescan at that scale (defaults 5 s), so a drained queue
-# and the queue gauge are seen promptly.
+# and the queue gauge are seen promptly. A SIGCONTed vendor runs what it had buffered within
+# milliseconds, so 1 s of settle still guards the repairs against those late writes.
 [repair]
 scan_interval = 1
 backoff_max = 1
+settle = 1
 {vendors}
 [cache]
 block_size = 65536
