@@ -424,7 +424,9 @@ async def _timed_get(url: str) -> tuple[float, int, str, int]:
 def big_object(rig: Rig, settings: Settings) -> dict[str, Any]:
     bucket, key, size = "cb-big", "big.bin", settings.big_size
     create_pbucket(rig, bucket)
-    data = random.Random(size).randbytes(size)
+    # In 16 MiB pieces: randbytes of more than 256 MiB overflows a C int (n * 8 bits).
+    rng = random.Random(size)
+    data = b"".join(rng.randbytes(min(16 * MIB, size - at)) for at in range(0, size, 16 * MIB))
     expected = hashlib.sha256(data).hexdigest()
     transfer = TransferConfig(multipart_chunksize=16 * MIB, max_concurrency=4)
     rig.targets["loopback"].client().upload_fileobj(io.BytesIO(data), bucket, key, Config=transfer)
