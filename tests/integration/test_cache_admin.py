@@ -56,7 +56,7 @@ def client(gw: GatewayProcess, far: FaultProxy) -> Any:
 
 
 @pytest.fixture
-def pbucket(client: Any) -> str:
+def cached_pbucket(client: Any) -> str:
     name = f"ca-{uuid.uuid4().hex[:16]}"
     client.create_bucket(Bucket=name)
     return name
@@ -107,21 +107,27 @@ def _cached(client: Any, bucket: str, data: dict[str, bytes]) -> dict[str, str]:
 
 
 def test_metrics_and_status__misses_then_hits(
-    gw: GatewayProcess, root: AdminApi, client: Any, pbucket: str
+    gw: GatewayProcess, root: AdminApi, client: Any, cached_pbucket: str
 ) -> None:
-    data = _put_objects(client, pbucket, {"big": 3 * BLOCK + 5, "small": 10})
-    assert set(_cached(client, pbucket, data).values()) == {"miss"}
+    data = _put_objects(client, cached_pbucket, {"big": 3 * BLOCK + 5, "small": 10})
+    assert set(_cached(client, cached_pbucket, data).values()) == {"miss"}
     samples = _scrape(gw)
-    assert _sample(samples, "pcache_cache_requests_total", result="miss", pbucket=pbucket) == 2
-    assert _sample(samples, "pcache_cache_requests_total", result="hit", pbucket=pbucket) == 0
+    assert (
+        _sample(samples, "pcache_cache_requests_total", result="miss", pbucket=cached_pbucket) == 2
+    )
+    assert (
+        _sample(samples, "pcache_cache_requests_total", result="hit", pbucket=cached_pbucket) == 0
+    )
     root.ok("GET", "/admin/v1/cache")  # returns once the blocks' tier writes have landed
-    assert set(_cached(client, pbucket, data).values()) == {"hit"}
+    assert set(_cached(client, cached_pbucket, data).values()) == {"hit"}
     samples = _scrape(gw)
-    assert _sample(samples, "pcache_cache_requests_total", result="hit", pbucket=pbucket) == 2
-    assert _sample(samples, "pcache_cache_bytes_total", result="hit", pbucket=pbucket) == (
+    assert (
+        _sample(samples, "pcache_cache_requests_total", result="hit", pbucket=cached_pbucket) == 2
+    )
+    assert _sample(samples, "pcache_cache_bytes_total", result="hit", pbucket=cached_pbucket) == (
         3 * BLOCK + 15
     )
-    ok = {"op": "GetObject", "status_class": "2xx", "pbucket": pbucket}
+    ok = {"op": "GetObject", "status_class": "2xx", "pbucket": cached_pbucket}
     assert _sample(samples, "pcache_requests_total", **ok) == 4
     assert _sample(samples, "pcache_request_seconds_count", op="GetObject") >= 4
     used = _sample(samples, "pcache_cache_tier_used_bytes", tier="ram")
@@ -148,20 +154,20 @@ def test_metrics_and_status__misses_then_hits(
 
 
 def test_purge__by_key_the_next_read_reaches_the_vendor(
-    root: AdminApi, client: Any, pbucket: str, far: FaultProxy
+    root: AdminApi, client: Any, cached_pbucket: str, far: FaultProxy
 ) -> None:
-    data = _put_objects(client, pbucket, {"k1": 3 * BLOCK, "k2": BLOCK + 1})
-    _warm(client, pbucket, data)
+    data = _put_objects(client, cached_pbucket, {"k1": 3 * BLOCK, "k2": BLOCK + 1})
+    _warm(client, cached_pbucket, data)
     blocks_before = root.ok("GET", "/admin/v1/cache")["tiers"][0]["blocks"]
-    reply = root.ok("POST", "/admin/v1/cache/purge", {"pbucket": pbucket, "key": "k1"})
+    reply = root.ok("POST", "/admin/v1/cache/purge", {"pbucket": cached_pbucket, "key": "k1"})
     assert reply == {"objects": 1, "blocks": 3}
     assert root.ok("GET", "/admin/v1/cache")["tiers"][0]["blocks"] == blocks_before - 3
     far.reset_counters()
-    assert _cached(client, pbucket, {"k2": data["k2"]}) == {"k2": "hit"}
+    assert _cached(client, cached_pbucket, {"k2": data["k2"]}) == {"k2": "hit"}
     assert far.requests == 0
-    assert _cached(client, pbucket, {"k1": data["k1"]}) == {"k1": "miss"}
+    assert _cached(client, cached_pbucket, {"k1": data["k1"]}) == {"k1": "miss"}
     assert far.requests > 0
-    again = root.ok("POST", "/admin/v1/cache/purge", {"pbucket": pbucket, "key": "nothing"})
+    again = root.ok("POST", "/admin/v1/cache/purge", {"pbucket": cached_pbucket, "key": "nothing"})
     assert again == {"objects": 0, "blocks": 0}
 
 
@@ -177,14 +183,14 @@ KEYS = {
 
 
 def test_purge__prefix_and_regex_select_exactly_their_keys(
-    root: AdminApi, client: Any, pbucket: str
+    root: AdminApi, client: Any, cached_pbucket: str
 ) -> None:
-    data = _put_objects(client, pbucket, KEYS)
-    _warm(client, pbucket, data)
+    data = _put_objects(client, cached_pbucket, KEYS)
+    _warm(client, cached_pbucket, data)
 
     def purge(**selector: str) -> set[str]:
-        reply = root.ok("POST", "/admin/v1/cache/purge", {"pbucket": pbucket, **selector})
-        labels = _cached(client, pbucket, data)  # re-caches whatever was purged
+        reply = root.ok("POST", "/admin/v1/cache/purge", {"pbucket": cached_pbucket, **selector})
+        labels = _cached(client, cached_pbucket, data)  # re-caches whatever was purged
         assert reply["objects"] == sum(label == "miss" for label in labels.values())
         return {key for key, label in labels.items() if label == "miss"}
 
@@ -196,19 +202,19 @@ def test_purge__prefix_and_regex_select_exactly_their_keys(
     assert purge(prefix="") == set(KEYS)
 
 
-def test_purge__validation_and_not_found(root: AdminApi, pbucket: str) -> None:
+def test_purge__validation_and_not_found(root: AdminApi, cached_pbucket: str) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"pbucket": pbucket, "regex": "(a+)+b"}, "regex"),
-        ({"pbucket": pbucket, "regex": "(a|ab)*c"}, "regex"),
-        ({"pbucket": pbucket, "regex": r"(a)\1"}, "regex"),
-        ({"pbucket": pbucket, "regex": "a*b*c*d*"}, "regex"),
-        ({"pbucket": pbucket, "regex": "(unclosed"}, "regex"),
-        ({"pbucket": pbucket, "regex": "a" * 257}, "regex"),
-        ({"pbucket": pbucket, "regex": 5}, "regex"),
-        ({"pbucket": pbucket, "key": "k", "prefix": "p"}, "prefix"),
-        ({"pbucket": pbucket}, "key"),
-        ({"pbucket": pbucket, "key": ""}, "key"),
-        ({"pbucket": pbucket, "key": "k", "extra": 1}, "extra"),
+        ({"pbucket": cached_pbucket, "regex": "(a+)+b"}, "regex"),
+        ({"pbucket": cached_pbucket, "regex": "(a|ab)*c"}, "regex"),
+        ({"pbucket": cached_pbucket, "regex": r"(a)\1"}, "regex"),
+        ({"pbucket": cached_pbucket, "regex": "a*b*c*d*"}, "regex"),
+        ({"pbucket": cached_pbucket, "regex": "(unclosed"}, "regex"),
+        ({"pbucket": cached_pbucket, "regex": "a" * 257}, "regex"),
+        ({"pbucket": cached_pbucket, "regex": 5}, "regex"),
+        ({"pbucket": cached_pbucket, "key": "k", "prefix": "p"}, "prefix"),
+        ({"pbucket": cached_pbucket}, "key"),
+        ({"pbucket": cached_pbucket, "key": ""}, "key"),
+        ({"pbucket": cached_pbucket, "key": "k", "extra": 1}, "extra"),
         ({"pbucket": "Not_A_Bucket", "key": "k"}, "pbucket"),
         ({"key": "k"}, "pbucket"),
     ]
@@ -224,11 +230,11 @@ def test_purge__validation_and_not_found(root: AdminApi, pbucket: str) -> None:
 
 
 def test_purge__needs_admin_rights_on_the_pbucket(
-    root: AdminApi, client: Any, pbucket: str
+    root: AdminApi, client: Any, cached_pbucket: str
 ) -> None:
-    data = _put_objects(client, pbucket, {"k": 100})
-    _warm(client, pbucket, data)
-    body = {"pbucket": pbucket, "key": "k"}
+    data = _put_objects(client, cached_pbucket, {"k": 100})
+    _warm(client, cached_pbucket, data)
+    body = {"pbucket": cached_pbucket, "key": "k"}
     s3_only = root.user(S3_ALL, prefix="ca-s3")
     other = root.user(doc(allow("admin:PurgeCache", "arn:aws:s3:::some-other-bucket")))
     for caller in (s3_only, other):
@@ -236,8 +242,8 @@ def test_purge__needs_admin_rights_on_the_pbucket(
         assert (denied.status, denied.code) == (403, "AccessDenied")
     assert s3_only.call("GET", "/admin/v1/cache").status == 403
     root.ok("GET", "/admin/v1/cache")  # the blocks' tier writes have landed
-    assert _cached(client, pbucket, data) == {"k": "hit"}  # nothing was purged
-    purger = root.user(doc(allow("admin:PurgeCache", f"arn:aws:s3:::{pbucket}")))
+    assert _cached(client, cached_pbucket, data) == {"k": "hit"}  # nothing was purged
+    purger = root.user(doc(allow("admin:PurgeCache", f"arn:aws:s3:::{cached_pbucket}")))
     assert purger.ok("POST", "/admin/v1/cache/purge", body) == {"objects": 1, "blocks": 1}
     assert purger.call("GET", "/admin/v1/cache").status == 403  # status is its own action
     reader = root.user(doc(allow("admin:GetCacheStatus")))
@@ -265,10 +271,10 @@ def _admin_cli(gw: GatewayProcess, tmp_path: Path, *args: str) -> subprocess.Com
 
 
 def test_cli__cache_status_and_purge(
-    gw: GatewayProcess, client: Any, pbucket: str, tmp_path: Path
+    gw: GatewayProcess, client: Any, cached_pbucket: str, tmp_path: Path
 ) -> None:
-    data = _put_objects(client, pbucket, {"a/1": 2 * BLOCK, "a/2": 5, "b/3": 5})
-    _warm(client, pbucket, data)
+    data = _put_objects(client, cached_pbucket, {"a/1": 2 * BLOCK, "a/2": 5, "b/3": 5})
+    _warm(client, cached_pbucket, data)
     shown = _admin_cli(gw, tmp_path, "cache", "status")
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
@@ -277,15 +283,15 @@ def test_cli__cache_status_and_purge(
     assert header.split()[:5] == ["TIER", "DIRECTORY", "USED", "CAPACITY", "USE%"]
     row = lines[lines.index(header) + 1].split()
     assert row[0] == "ram" and row[-1] == "true" and row[4:6] == ["64.0", "MiB"]
-    purged = _admin_cli(gw, tmp_path, "cache", "purge", pbucket, "--prefix", "a/")
+    purged = _admin_cli(gw, tmp_path, "cache", "purge", cached_pbucket, "--prefix", "a/")
     assert purged.returncode == 0, purged.stderr
     assert purged.stdout.splitlines() == ["objects: 2", "blocks:  3"]
-    as_json = _admin_cli(gw, tmp_path, "--json", "cache", "purge", pbucket, "--regex", "b/.")
+    as_json = _admin_cli(gw, tmp_path, "--json", "cache", "purge", cached_pbucket, "--regex", "b/.")
     assert json.loads(as_json.stdout) == {"objects": 1, "blocks": 1}
-    assert _cached(client, pbucket, data) == {"a/1": "miss", "a/2": "miss", "b/3": "miss"}
-    usage = _admin_cli(gw, tmp_path, "cache", "purge", pbucket)
+    assert _cached(client, cached_pbucket, data) == {"a/1": "miss", "a/2": "miss", "b/3": "miss"}
+    usage = _admin_cli(gw, tmp_path, "cache", "purge", cached_pbucket)
     assert usage.returncode == 2 and "one of the arguments" in usage.stderr
-    refused = _admin_cli(gw, tmp_path, "cache", "purge", pbucket, "--regex", "(a*)*")
+    refused = _admin_cli(gw, tmp_path, "cache", "purge", cached_pbucket, "--regex", "(a*)*")
     assert refused.returncode == 1 and refused.stderr.startswith("ValidationError: ")
 
 
@@ -296,21 +302,23 @@ def test_purge__other_nodes_drop_their_blocks_too(
     redis_server: str,
     root: AdminApi,
     client: Any,
-    pbucket: str,
+    cached_pbucket: str,
 ) -> None:
-    data = _put_objects(client, pbucket, {"shared": 2 * BLOCK})
-    _warm(client, pbucket, data)
+    data = _put_objects(client, cached_pbucket, {"shared": 2 * BLOCK})
+    _warm(client, cached_pbucket, data)
     with _node(tmp_path_factory, far, seaweed, redis_server) as other:
         other_root = AdminApi(other.endpoint, other.access_key, other.secret_key)
         # The metadata is shared, the tiers are not: this node fetches the blocks itself.
-        assert _cached(other.client(), pbucket, data) == {"shared": "miss"}
+        assert _cached(other.client(), cached_pbucket, data) == {"shared": "miss"}
         assert other_root.ok("GET", "/admin/v1/cache")["tiers"][0]["blocks"] == 2
-        reply = root.ok("POST", "/admin/v1/cache/purge", {"pbucket": pbucket, "key": "shared"})
+        reply = root.ok(
+            "POST", "/admin/v1/cache/purge", {"pbucket": cached_pbucket, "key": "shared"}
+        )
         assert reply == {"objects": 1, "blocks": 2}  # removed here; announced on pc:c:purge
         deadline = time.monotonic() + 10
         while other_root.ok("GET", "/admin/v1/cache")["tiers"][0]["blocks"] != 0:
             assert time.monotonic() < deadline, "the other node kept the purged blocks"
-        assert _cached(other.client(), pbucket, data) == {"shared": "miss"}
+        assert _cached(other.client(), cached_pbucket, data) == {"shared": "miss"}
 
 
 def test_metrics__virtual_host_metrics_is_an_object_key(
