@@ -230,51 +230,30 @@ def role_delete(ctx: Context, a: argparse.Namespace) -> None:
     ctx.show(ctx.client.call("DELETE", path("roles", a.name)))
 
 
-# --- bucket policies -------------------------------------------------------------------------
+# --- per-PBucket JSON documents (bucket policy, lifecycle rules, cache TTL) -----------------
 
 
-def bucket_policy_get(ctx: Context, a: argparse.Namespace) -> None:
-    # The reply is the document itself: JSON is the readable form too.
-    print_json(ctx.client.call("GET", path("pbuckets", a.bucket, "policy")), ctx.out)
+def _bucket_document(
+    tree: _Tree, noun: str, help_text: str, sub: str, what: str
+) -> Callable[..., argparse.ArgumentParser]:
+    """`<noun> get|put|delete BUCKET [--document FILE]` over `/pbuckets/{bucket}/{sub}`, whose
+    reply is the document itself: `get` prints it as JSON, the form `put` takes back."""
 
+    def get(ctx: Context, a: argparse.Namespace) -> None:
+        print_json(ctx.client.call("GET", path("pbuckets", a.bucket, sub)), ctx.out)
 
-def bucket_policy_put(ctx: Context, a: argparse.Namespace) -> None:
-    raw = read_document(a.document).encode("utf-8")
-    ctx.show(ctx.client.call("PUT", path("pbuckets", a.bucket, "policy"), raw=raw))
+    def put(ctx: Context, a: argparse.Namespace) -> None:
+        raw = read_document(a.document).encode("utf-8")
+        ctx.show(ctx.client.call("PUT", path("pbuckets", a.bucket, sub), raw=raw))
 
+    def delete(ctx: Context, a: argparse.Namespace) -> None:
+        ctx.show(ctx.client.call("DELETE", path("pbuckets", a.bucket, sub)))
 
-def bucket_policy_delete(ctx: Context, a: argparse.Namespace) -> None:
-    ctx.show(ctx.client.call("DELETE", path("pbuckets", a.bucket, "policy")))
-
-
-# --- lifecycle rules ----------------------------------------------------------------------
-
-
-def lifecycle_get(ctx: Context, a: argparse.Namespace) -> None:
-    # aws-cli's JSON shape: the same document `put` takes.
-    print_json(ctx.client.call("GET", path("pbuckets", a.bucket, "lifecycle")), ctx.out)
-
-
-def lifecycle_put(ctx: Context, a: argparse.Namespace) -> None:
-    raw = read_document(a.document).encode("utf-8")
-    ctx.show(ctx.client.call("PUT", path("pbuckets", a.bucket, "lifecycle"), raw=raw))
-
-
-def lifecycle_delete(ctx: Context, a: argparse.Namespace) -> None:
-    ctx.show(ctx.client.call("DELETE", path("pbuckets", a.bucket, "lifecycle")))
-
-
-def cache_ttl_get(ctx: Context, a: argparse.Namespace) -> None:
-    print_json(ctx.client.call("GET", path("pbuckets", a.bucket, "cache-ttl")), ctx.out)
-
-
-def cache_ttl_put(ctx: Context, a: argparse.Namespace) -> None:
-    raw = read_document(a.document).encode("utf-8")
-    ctx.show(ctx.client.call("PUT", path("pbuckets", a.bucket, "cache-ttl"), raw=raw))
-
-
-def cache_ttl_delete(ctx: Context, a: argparse.Namespace) -> None:
-    ctx.show(ctx.client.call("DELETE", path("pbuckets", a.bucket, "cache-ttl")))
+    verb = tree.noun(noun, help_text)
+    verb("get", get, f"print a PBucket's {what}", "bucket")
+    _document_option(verb("put", put, f"set a PBucket's {what}", "bucket"))
+    verb("delete", delete, f"delete a PBucket's {what}", "bucket")
+    return verb
 
 
 # --- cache ---------------------------------------------------------------------------------
@@ -460,22 +439,24 @@ def build_parser() -> argparse.ArgumentParser:
     role("get", role_get, "show a role", "name")
     role("delete", role_delete, "delete a role", "name")
 
-    bucket = tree.noun("bucket-policy", "PBucket bucket policies")
-    bucket("get", bucket_policy_get, "print a PBucket's policy", "bucket")
-    _document_option(bucket("put", bucket_policy_put, "set a PBucket's policy", "bucket"))
-    bucket("delete", bucket_policy_delete, "delete a PBucket's policy", "bucket")
-
-    rules = tree.noun("lifecycle", "PBucket lifecycle rules (aws-cli's JSON shape)")
-    rules("get", lifecycle_get, "print a PBucket's lifecycle rules", "bucket")
-    _document_option(rules("put", lifecycle_put, "set a PBucket's lifecycle rules", "bucket"))
-    rules("delete", lifecycle_delete, "delete a PBucket's lifecycle rules", "bucket")
+    _bucket_document(tree, "bucket-policy", "PBucket bucket policies", "policy", "policy")
+    rules = _bucket_document(
+        tree,
+        "lifecycle",
+        "PBucket lifecycle rules (aws-cli's JSON shape)",
+        "lifecycle",
+        "lifecycle rules",
+    )
     from gateway.admin_cli.lifecycle_jobs import add_lifecycle_job_commands  # builds on this
 
     add_lifecycle_job_commands(rules)
-    ttl = tree.noun("cache-ttl", "how long a PBucket's cached blocks may be served, per prefix")
-    ttl("get", cache_ttl_get, "print a PBucket's cache TTL", "bucket")
-    _document_option(ttl("put", cache_ttl_put, "set a PBucket's cache TTL", "bucket"))
-    ttl("delete", cache_ttl_delete, "delete a PBucket's cache TTL", "bucket")
+    _bucket_document(
+        tree,
+        "cache-ttl",
+        "how long a PBucket's cached blocks may be served, per prefix",
+        "cache-ttl",
+        "cache TTL",
+    )
 
     cache = tree.noun("cache", "the node's block cache")
     cache("status", cache_status, "show the cache settings and each tier's usage and counters")
