@@ -127,11 +127,9 @@ class Node:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         worker = self.shard.count > 1
         # A worker's supervisor started the embedded Redis and set up the root credentials.
-        url = os.environ.get(WORKER_REDIS_ENV) if worker else cfg.redis_url
-        if not url:
-            self.embedded = EmbeddedRedis(cfg.data_dir / "meta")
-            await self.embedded.start()
-            url = self.embedded.url
+        url, self.embedded = await _redis_url(
+            cfg, os.environ.get(WORKER_REDIS_ENV) if worker else cfg.redis_url
+        )
         self.redis = Redis.from_url(url)
         await self.redis.ping()
         box = SecretBox(_master_key(cfg))
@@ -392,15 +390,19 @@ def run(cfg: Config, argv: Sequence[str] = ()) -> None:
         asyncio.run(main)
 
 
+async def _redis_url(cfg: Config, url: str | None) -> tuple[str, EmbeddedRedis | None]:
+    """`url`, or (none configured) the embedded Redis, started here."""
+    if url:
+        return url, None
+    embedded = EmbeddedRedis(cfg.data_dir / "meta")
+    await embedded.start()
+    return embedded.url, embedded
+
+
 async def _shared(cfg: Config) -> tuple[str, Callable[[], Awaitable[None]]]:
     """What the workers of a host share, made once before they start: Redis (embedded unless
     configured), the master key, the root credentials."""
-    embedded = None
-    url = cfg.redis_url
-    if not url:
-        embedded = EmbeddedRedis(cfg.data_dir / "meta")
-        await embedded.start()
-        url = embedded.url
+    url, embedded = await _redis_url(cfg, cfg.redis_url)
     redis = Redis.from_url(url)
     try:
         await root_credentials(IamStore(redis, SecretBox(_master_key(cfg))))
