@@ -122,7 +122,7 @@ class IamView:
                             failing = False
                 finally:
                     with contextlib.suppress(Exception):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                        await pubsub.aclose()
             except asyncio.CancelledError:
                 raise
             except (RedisError, IamUnavailable, OSError) as err:

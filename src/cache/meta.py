@@ -100,7 +100,7 @@ class MetaCache:
                             self._local.pop(name, None)
                 finally:
                     with contextlib.suppress(Exception):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                        await pubsub.aclose()
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as err:

@@ -112,7 +112,7 @@ class Router:
                     await self._listen(pubsub, on_vendor)
                 finally:
                     with contextlib.suppress(Exception):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                        await pubsub.aclose()
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as err:

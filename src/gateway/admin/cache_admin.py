@@ -443,7 +443,7 @@ async def _follow(redis: Redis, cache: CacheService) -> None:
                         await _drop_announced(cache, message["data"])
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
         except asyncio.CancelledError:
             raise
         except (RedisError, OSError) as err:
