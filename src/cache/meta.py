@@ -13,6 +13,11 @@ A node that misses a message still converges: local entries are only trusted for
 seconds before Redis is asked again. Pub/sub loses messages only with its connection, and a lost
 connection clears every local entry, so `local_ttl` is a backstop, not the freshness rule (that
 is the caller's max-age): 5 s keeps a hot object's reads off Redis almost entirely.
+
+Other per-process caches derived from objects (the listing-page cache, `cache.list_cache`)
+follow the same invalidations through `listeners`: each is called with the scope of every
+invalidation, local or received, and with None when the channel was lost (everything may be
+stale: messages published while it was down are never delivered).
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ class MetaCache:
         self._clock = clock
         self._local: OrderedDict[str, tuple[float, MetaEntry]] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
+        #: called with the scope of every invalidation (None: all scopes), see the docstring
+        self.listeners: list[Callable[[str | None], None]] = []
 
     @staticmethod
     def _name(scope: str, key: str) -> str:
@@ -88,16 +95,21 @@ class MetaCache:
             self._task = None
 
     async def _follow(self) -> None:
+        lost = False
         while True:
             try:
                 pubsub = self._redis.pubsub()
                 await pubsub.subscribe(INVALIDATION_CHANNEL)
                 try:
+                    if lost:  # messages published while away were never delivered
+                        self._forget_all()
+                        lost = False
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             data = message["data"]
                             name = data.decode("utf-8") if isinstance(data, bytes) else str(data)
                             self._local.pop(name, None)
+                            self._notify(name.partition(_SEP)[0])
                 finally:
                     with contextlib.suppress(Exception):
                         await pubsub.aclose()
@@ -106,8 +118,20 @@ class MetaCache:
             except (RedisError, OSError) as err:
                 # Missed messages are covered by local_ttl; drop everything local to be safe.
                 log.warning("meta cache: invalidation channel lost (%s); retrying", err)
-                self._local.clear()
+                self._forget_all()
+                lost = True
                 await asyncio.sleep(0.5)
+
+    def _forget_all(self) -> None:
+        self._local.clear()
+        self._notify(None)
+
+    def _notify(self, scope: str | None) -> None:
+        for listener in self.listeners:
+            try:
+                listener(scope)
+            except Exception:  # one listener's bug must not stop invalidations
+                log.exception("meta cache: invalidation listener failed")
 
     def wall(self) -> float:
         """The wall clock entries are stamped with (shared by every node, unlike monotonic)."""
@@ -149,11 +173,22 @@ class MetaCache:
         """Forget `key` here, in Redis and on every node (a write, copy or delete happened)."""
         name = self._name(scope, key)
         self._local.pop(name, None)
+        self._notify(scope)
         try:
             await self._redis.delete(_PREFIX + name)
             await self._redis.publish(INVALIDATION_CHANNEL, name)
         except RedisError as err:
             log.warning("meta cache: invalidation of one key not shared (%s)", err)
+
+    async def invalidate_scope(self, scope: str) -> None:
+        """Tell every node's listeners that keys of `scope` changed (which ones is not known:
+        each node's metadata entries are left to their own checks). Published as `<scope>\\0`,
+        an empty key, which names no object."""
+        self._notify(scope)
+        try:
+            await self._redis.publish(INVALIDATION_CHANNEL, self._name(scope, ""))
+        except RedisError as err:
+            log.warning("meta cache: invalidation of a scope not shared (%s)", err)
 
     def _remember(self, name: str, entry: MetaEntry) -> None:
         self._local[name] = (self._clock() + self._local_ttl, entry)

@@ -78,6 +78,9 @@ class Router:
         # (possibly older) answer after it.
         self._generation = 0
         self._task: asyncio.Task[None] | None = None
+        #: called with the name of every PBucket whose record changed here or on another node
+        #: (None: any may have), after the cached record was forgotten
+        self.listeners: list[Callable[[str | None], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, on_vendor: VendorChanged | None = None) -> None:
@@ -147,6 +150,11 @@ class Router:
         else:
             self._cache.pop(name, None)
             self._loading.pop(name, None)
+        for listener in self.listeners:
+            try:
+                listener(name)
+            except Exception:  # one listener's bug must not stop the router's own bookkeeping
+                log.exception("router: change listener failed")
 
     async def _announce(self, name: str) -> None:
         self.invalidate(name)
