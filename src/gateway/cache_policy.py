@@ -127,6 +127,19 @@ class PolicyBook:
             block_size or self.defaults.block_size,
         )
 
+    def listing_freshness(self, pbucket: str, prefix: str) -> Freshness:
+        """The freshness of a listing of `prefix`: the rule its keys get (as `lookup`), unless
+        a rule for a longer prefix under it is stricter (the listing shows those keys too)."""
+        freshness = self.lookup(pbucket, prefix).freshness
+        for rule in self._by_pbucket.get(pbucket, ()):
+            if (
+                rule.freshness is not None
+                and rule.prefix.startswith(prefix)
+                and rule.freshness.max_age < freshness.max_age
+            ):
+                freshness = rule.freshness
+        return freshness
+
     def block_size(self, pbucket: str) -> int:
         """A PBucket's block size (set only at PBucket level: see the config check)."""
         return self.lookup(pbucket, "").block_size

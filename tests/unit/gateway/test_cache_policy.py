@@ -72,3 +72,28 @@ def test_lookup__agrees_with_a_brute_force_longest_match(prefixes: list[str], ke
     matching = [p for p in prefixes if key.startswith(p)]
     want = len(max(matching, key=len)) if matching else 60.0
     assert PolicyBook(DEFAULTS, rules).lookup("pb", key).freshness.max_age == want
+
+
+def test_listing_freshness__the_listed_prefix_rule_or_a_stricter_one_below_it() -> None:
+    immutable = Freshness(FreshnessMode.IMMUTABLE)
+    revalidate = Freshness(FreshnessMode.REVALIDATE)
+    short = Freshness(FreshnessMode.MAX_AGE, 5.0)
+    book = PolicyBook(
+        DEFAULTS,
+        [
+            Rule("pb", "data/", freshness=immutable),
+            Rule("pb", "data/live/", freshness=revalidate),
+            Rule("pb", "logs/", freshness=short),
+            Rule("pb", "blocks/", block_size=1 << 20),  # sets no freshness: ignored here
+            Rule("other", "", freshness=revalidate),
+        ],
+    )
+    assert book.listing_freshness("pb", "data/frozen/") == immutable
+    assert book.listing_freshness("pb", "data/live/x") == revalidate
+    # Listing data/ shows data/live/ keys too: the stricter rule wins.
+    assert book.listing_freshness("pb", "data/") == revalidate
+    assert book.listing_freshness("pb", "logs/2026") == short
+    assert book.listing_freshness("pb", "blocks/") == DEFAULTS.freshness
+    assert book.listing_freshness("pb", "") == revalidate  # the whole PBucket holds data/live/
+    assert book.listing_freshness("nobody", "") == DEFAULTS.freshness
+    assert book.listing_freshness("other", "x") == revalidate
