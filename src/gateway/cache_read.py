@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from cache.blocks import BlockId, Slice, block_count, block_span, blocks_for_range
+from cache.list_cache import ListCache
 from cache.meta import MetaCache, MetaEntry
 from cache.single_flight import SingleFlight
 from cache.store import TieredStore
@@ -37,7 +38,7 @@ from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.file_send import FileSlice
 from router.errors import NotModified, UpstreamError, VendorUnavailable
-from router.models import ByteRange, Conditions, ObjectInfo, ObjectStream
+from router.models import ByteRange, Conditions, ListPage, ObjectInfo, ObjectStream
 from router.pbucket import BucketView
 from router.preconditions import Outcome, evaluate_preconditions
 
@@ -121,6 +122,14 @@ class CacheService:
     #: with several workers: asks a block's owner worker to fetch it (one vendor read per block
     #: per host); None from it (owner unreachable) means fetch here
     owner_fill: OwnerFill | None = None
+    #: ListObjects pages (`gateway.cache_list`), dropped per PBucket by `lists_changed`
+    lists: ListCache[ListPage] = field(default_factory=ListCache)
+    #: (pbucket, request, generation) -> the one vendor listing in flight for it
+    list_flights: SingleFlight[tuple[str, tuple[object, ...], int], ListPage] = field(
+        default_factory=SingleFlight
+    )
+    #: listings sent to the vendor uncached because their freshness is `revalidate`
+    lists_bypassed: int = 0
 
     def __post_init__(self) -> None:
         self.gate = asyncio.Semaphore(self.settings.max_fetches)
@@ -154,8 +163,16 @@ class CacheService:
         task.add_done_callback(self.pending.discard)
 
     async def forget(self, pbucket: str, key: str) -> None:
-        """A write, copy or delete changed `key`: every node re-reads its metadata."""
+        """A write, copy or delete changed `key`: every node re-reads its metadata (and, through
+        the meta cache's listeners, drops its cached listing pages of `pbucket`)."""
         await self.meta.invalidate(pbucket, key)
+
+    def lists_changed(self, pbucket: str | None) -> None:
+        """Keys of `pbucket` (None: of any PBucket) changed: its cached listings are stale."""
+        if pbucket is None:
+            self.lists.clear()
+        else:
+            self.lists.drop(pbucket)
 
 
 async def forget(ctx: RequestContext, key: str, bucket: str | None = None) -> None:

@@ -11,7 +11,9 @@ global one, so tests read exactly what a scrape shows):
 - read at scrape time by `NodeCollector` from the node's services: per cache tier
   `pcache_cache_tier_*{tier}` (capacity, used, blocks, hits, misses, evictions, promotions,
   demotions, checksum failures, I/O errors, in service), `pcache_singleflight_runs_total` /
-  `pcache_singleflight_joins_total`, the IAM snapshot's version and age, and per S3 vendor
+  `pcache_singleflight_joins_total`, the listing-page cache's
+  `pcache_list_cache_requests_total{result}` (hit, miss, bypass), `pcache_list_cache_pages` and
+  `pcache_list_cache_names`, the IAM snapshot's version and age, and per S3 vendor
   `pcache_vendor_circuit_state{vendor, state}` (1 for the breaker's current state) and
   `pcache_vendor_{attempts,retries,retries_refused,breaker_refused}_total{vendor}` and
   `pcache_vendor_request_seconds{vendor, operation}` (time to the answer's head, per attempt).
@@ -300,6 +302,26 @@ class NodeCollector(Collector):
             "pcache_cache_read_ahead_blocks",
             "Blocks fetched ahead of a reader walking an object in order.",
             value=float(cache.read_ahead),
+        )
+        lists = CounterMetricFamily(
+            "pcache_list_cache_requests",
+            "ListObjects pages served from this node's listing cache (hit), fetched from the "
+            "vendor and cached (miss), or fetched uncached under a `revalidate` rule (bypass).",
+            labels=["result"],
+        )
+        lists.add_metric(["hit"], float(cache.lists.hits))
+        lists.add_metric(["miss"], float(cache.lists.misses))
+        lists.add_metric(["bypass"], float(cache.lists_bypassed))
+        yield lists
+        yield GaugeMetricFamily(
+            "pcache_list_cache_pages",
+            "ListObjects pages held in this node's listing cache.",
+            value=float(len(cache.lists)),
+        )
+        yield GaugeMetricFamily(
+            "pcache_list_cache_names",
+            "Keys and common prefixes held by the pages of this node's listing cache.",
+            value=float(cache.lists.weight),
         )
         yield CounterMetricFamily(
             "pcache_cache_stale_serves",

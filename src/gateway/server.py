@@ -200,7 +200,9 @@ class Node:
         add_metrics_route(app, [t.name for t in self.cfg.cache.tiers])
         app.cleanup_ctx.append(follow_purges)  # other nodes' cache purges
         add_warm_jobs(app, services.router.redis)  # cache warm-up jobs
-        add_router_jobs(app, RouterJobs(services.router))  # rebalance / migrate jobs
+        cache = services.cache
+        moved = None if cache is None else cache.meta.invalidate_scope
+        add_router_jobs(app, RouterJobs(services.router, moved))  # rebalance / migrate jobs
         add_lifecycle(app, services, self.cfg.lifecycle)  # lifecycle scheduler and jobs
         add_sts_routes(app)
         add_admin_routes(app)
@@ -263,6 +265,10 @@ class Node:
             ),
             ttl=self.cache_ttl,
         )
+        # Cached listings follow every object invalidation and every PBucket record change.
+        self.meta.listeners.append(service.lists_changed)
+        assert self.router is not None
+        self.router.listeners.append(service.lists_changed)
         if self.shard.count > 1:
             self.link = self._link(store, service)
             await self.link.start()

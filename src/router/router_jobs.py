@@ -17,6 +17,8 @@ so any node answers for any job and a job outlives its node:
   died) and may be resumed; its lock has lapsed by then.
 * Lock: `pc:rt:lock:{<pbucket>}` holds the running job's id. Starting or resuming a job
   while another holds it is refused (JobProblem 409).
+* After each page walked (not on a dry run), `on_moved(pbucket)`: the gateway drops the
+  PBucket's cached listings on every node, as a moved or copied key has a new LastModified.
 * The PBucket is looked up again for every page: if its targets or policy changed, the job
   fails (each key's owner may have changed) and a new job is needed.
 """
@@ -27,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from router.balance import BalanceView
 from router.errors import NoSuchPBucket, RouterError, UpstreamError, VendorUnavailable
@@ -158,7 +160,11 @@ class _Run:
             view = await self._view()
             index = job.walk[job.cursor]
             page = await self._list(view, index)
-            handed = await self._page(view, index, page.entries)
+            try:
+                handed = await self._page(view, index, page.entries)
+            finally:
+                if self.jobs.on_moved is not None and not job.dry_run and page.entries:
+                    await self.jobs.on_moved(job.pbucket)
             if handed is not None:  # stopped inside the page
                 job.last_key = handed or job.last_key
                 await self._checkpoint()
@@ -283,8 +289,13 @@ class _Run:
 class RouterJobs:
     """This node's rebalance and migrate jobs, and every node's job records in Redis."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(
+        self, router: Router, on_moved: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
         self.router = router
+        #: called with the PBucket's name after a page's keys were moved or copied (not on a
+        #: dry run): copies carry new LastModified dates, so cached listings are dropped
+        self.on_moved = on_moved
         self.records = JobRecords(router.redis, NAMESPACE)
         self.node = node_name()
         self._running: dict[str, _Run] = {}

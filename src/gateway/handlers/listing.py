@@ -2,17 +2,23 @@
 
 Continuation tokens are ours (the last key a page covered, encoded), never a vendor's: the
 same pagination works over any vendor and, later, over several vendors merged.
+
+With a block cache on the node, pages come through the listing-page cache
+(`gateway.cache_list`); the response says which in `x-pcache-cache` (hit, miss or bypass).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable
 from urllib.parse import quote
 
+from gateway.cache_list import cached_list
 from gateway.context import RequestContext
 from gateway.errors import S3Error
 from gateway.handlers.buckets import owner_id
+from gateway.handlers.objects import X_PCACHE_CACHE
 from gateway.results import Result, Xml
 from gateway.s3xml import Doc, iso8601
 from router.models import ListPage
@@ -67,15 +73,36 @@ def _encoder(q: dict[str, str]):  # type: ignore[no-untyped-def]
     return "url", lambda s: quote(s, safe="/")
 
 
-async def _page(ctx: RequestContext, start_after: str | None, max_keys: int) -> ListPage:
+async def _page(
+    ctx: RequestContext, start_after: str | None, max_keys: int
+) -> tuple[ListPage, dict[str, str]]:
+    """The page, and the response headers that say where it came from."""
     q = ctx.target.query
     delimiter = q.get("delimiter") or None
+    prefix = q.get("prefix", "")
+    # Resolved first, cache or not: a deleted PBucket answers NoSuchBucket, never a cached page.
     view = await ctx.services.router.view(ctx.bucket)
     if max_keys == 0:
-        return ListPage(entries=[], common_prefixes=[], is_truncated=False)
-    return await view.list_objects(
-        prefix=q.get("prefix", ""), delimiter=delimiter, max_keys=max_keys, start_after=start_after
+        return ListPage(entries=[], common_prefixes=[], is_truncated=False), {}
+
+    def fetch() -> Awaitable[ListPage]:
+        return view.list_objects(
+            prefix=prefix, delimiter=delimiter, max_keys=max_keys, start_after=start_after
+        )
+
+    cache = ctx.services.cache
+    if cache is None:
+        return await fetch(), {}
+    page, result = await cached_list(
+        cache,
+        view.pbucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        start_after=start_after,
+        max_keys=max_keys,
+        fetch=fetch,
     )
+    return page, {X_PCACHE_CACHE: result}
 
 
 def _contents(doc: Doc, page: ListPage, enc, *, owner: str | None) -> None:  # type: ignore[no-untyped-def]
@@ -95,7 +122,7 @@ async def list_objects_v2(ctx: RequestContext) -> Result:
     max_keys = _max_keys(q)
     token = q.get("continuation-token")
     start_after = decode_token(token) if token is not None else (q.get("start-after") or None)
-    page = await _page(ctx, start_after, max_keys)
+    page, headers = await _page(ctx, start_after, max_keys)
     doc = Doc("ListBucketResult").leaf("Name", ctx.bucket).leaf("Prefix", enc(q.get("prefix", "")))
     if q.get("delimiter"):
         doc.leaf("Delimiter", enc(q["delimiter"]))
@@ -111,7 +138,7 @@ async def list_objects_v2(ctx: RequestContext) -> Result:
     fetch_owner = q.get("fetch-owner", "").lower() == "true"
     pb = await ctx.services.router.get(ctx.bucket)
     _contents(doc, page, enc, owner=(pb.owner if pb else "root") if fetch_owner else None)
-    return Xml(doc.render())
+    return Xml(doc.render(), headers=headers)
 
 
 async def list_objects(ctx: RequestContext) -> Result:
@@ -119,7 +146,7 @@ async def list_objects(ctx: RequestContext) -> Result:
     enc_name, enc = _encoder(q)
     max_keys = _max_keys(q)
     marker = q.get("marker") or None
-    page = await _page(ctx, marker, max_keys)
+    page, headers = await _page(ctx, marker, max_keys)
     doc = Doc("ListBucketResult").leaf("Name", ctx.bucket).leaf("Prefix", enc(q.get("prefix", "")))
     doc.leaf("Marker", enc(marker or ""))
     if page.is_truncated and page.next_start_after is not None:
@@ -130,4 +157,4 @@ async def list_objects(ctx: RequestContext) -> Result:
     doc.leaf("IsTruncated", page.is_truncated).leaf("EncodingType", enc_name)
     pb = await ctx.services.router.get(ctx.bucket)
     _contents(doc, page, enc, owner=pb.owner if pb else "root")
-    return Xml(doc.render())
+    return Xml(doc.render(), headers=headers)
