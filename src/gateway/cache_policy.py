@@ -12,6 +12,8 @@ Freshness (how long cached metadata is used without asking the vendor):
   every cached block).
 - `revalidate`: a conditional HEAD on every read (the blocks are still served from the cache).
 
+Listings follow the same rules (`listing_freshness`, used by `gateway.cache_list`).
+
 Write mode: `through` (a PutObject's bytes are cached as they go to the vendor, admitted once
 the vendor has acknowledged) or `around` (a write only invalidates).
 """
