@@ -35,7 +35,7 @@ from tests.rig.gateway import GatewayProcess
 from tests.rig.redis import RedisServer
 from tests.rig.seaweed import SeaweedServer
 
-from bench.sigv4_micro import chunk_verify_us, header_verify_us
+from bench.sigv4_micro import chunk_verify_us, header_verify_us, presigned_verify_us
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -395,6 +395,10 @@ def main(argv: list[str] | None = None) -> None:
         "gateway RSS at start (MiB)": (None, rss.start_kib / KIB),
         "gateway RSS max (MiB)": (None, rss.max_kib / KIB),
         "sigv4 parse+verify GET (us/op)": (None, header_verify_us(settings.micro_iterations)),
+        "sigv4 parse+verify presigned GET (us/op)": (
+            None,
+            presigned_verify_us(settings.micro_iterations),
+        ),
         "sigv4 64KiB chunk verify (us)": (None, chunk_verify_us(settings.micro_iterations // 4)),
     }
     print()
