@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote_from_bytes, unquote_to_bytes
@@ -51,6 +51,7 @@ from auth.sigv4_values import (
     PayloadMode,
     RequestView,
     Verified,
+    index_headers,
 )
 
 __all__ = [
@@ -137,10 +138,15 @@ def canonical_headers(headers: Sequence[tuple[str, str]], signed_headers: Sequen
 
     Repeated headers are joined with ',' in the order they arrived.
     """
+    return _canonical_headers(index_headers(headers), signed_headers)
+
+
+def _canonical_headers(index: Mapping[str, Sequence[str]], signed_headers: Sequence[str]) -> str:
     lines = []
     for name in signed_headers:
-        values = ",".join(_trimall(v) for v in header_values(headers, name))
-        lines.append(f"{name.lower()}:{values}\n")
+        lname = name.lower()
+        values = ",".join(_trimall(v) for v in index.get(lname, ()))
+        lines.append(f"{lname}:{values}\n")
     return "".join(lines)
 
 
@@ -205,7 +211,7 @@ def canonical_request_for(req: RequestView, params: AuthParams) -> str:
         req.method,
         canonical_uri(req.raw_path),
         canonical_query(req.raw_query, exclude_signature=params.kind == PRESIGNED_AUTH),
-        canonical_headers(req.headers, params.signed_headers),
+        _canonical_headers(req.header_index, params.signed_headers),
         params.signed_headers,
         payload,
     )
@@ -340,7 +346,7 @@ def _check_signed_headers(req: RequestView, params: AuthParams) -> None:
     if HOST not in signed:
         # S3 requires host among the signed headers (MinIO ErrUnsignedHeaders, garage 400).
         raise _malformed(params.kind, "the SignedHeaders must include host.")
-    present = {name.lower() for name, _ in req.headers}
+    present = req.header_index
     for name in params.signed_headers:
         if name not in present:
             # A signed header the request does not carry cannot be what the client signed.
@@ -349,16 +355,12 @@ def _check_signed_headers(req: RequestView, params: AuthParams) -> None:
                 reason=f"signed header {name!r} is not in the request",
             )
     exempt = _exempt_unsigned(params.kind)
-    unsigned: list[str] = []
-    for name, _ in req.headers:
-        lname = name.lower()
-        if (
-            lname.startswith(X_AMZ_PREFIX)
-            and lname not in signed
-            and lname not in exempt
-            and lname not in unsigned
-        ):
-            unsigned.append(lname)
+    # The index lists each lower-cased name once, in order of first arrival.
+    unsigned = [
+        lname
+        for lname in present
+        if lname.startswith(X_AMZ_PREFIX) and lname not in signed and lname not in exempt
+    ]
     if unsigned:
         # An unsigned x-amz-* header (x-amz-copy-source, x-amz-acl, ...) could change what the
         # request does; S3 answers 403 AccessDenied with <HeadersNotSigned>.

@@ -85,10 +85,11 @@ def header_values(headers: Sequence[tuple[str, str]], name: str) -> list[str]:
     return [value for hname, value in headers if hname.lower() == lname]
 
 
-def _header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
+def _header(req: RequestView, name: str) -> str | None:
     # A repeated header reads as its values joined with ',' (as SigV4 canonicalises it), so a
     # doubled x-amz-date or x-amz-content-sha256 fails its format check instead of being picked.
-    values = header_values(headers, name)
+    # `name` is lower case.
+    values = req.header_index.get(name)
     return ",".join(values) if values else None
 
 
@@ -123,7 +124,7 @@ def parse_auth(req: RequestView) -> AuthParams | None:
     Raises InvalidRequest for SigV2, InvalidArgument for another algorithm or for two
     mechanisms at once, and the malformed-header / query errors of S3.
     """
-    authorization = header_values(req.headers, AUTHORIZATION)
+    authorization = req.header_index.get(AUTHORIZATION)
     query = [(_decode(name), value) for name, value in split_query(req.raw_query)]
     names = {name for name, _ in query}
     presigned_v4 = Q_SIGNATURE in names or Q_CREDENTIAL in names
@@ -185,7 +186,7 @@ def _parse_header_auth(req: RequestView, authorization: str) -> AuthParams:
         raise AuthorizationHeaderMalformed(
             "The authorization header is malformed; the SignedHeaders component is invalid."
         )
-    amz_date, amz_date_raw = _request_date(req.headers)
+    amz_date, amz_date_raw = _request_date(req)
     access_key, scope = credential
     return AuthParams(
         kind=HEADER_AUTH,
@@ -195,9 +196,9 @@ def _parse_header_auth(req: RequestView, authorization: str) -> AuthParams:
         scope=scope,
         signed_headers=signed_headers,
         signature=fields["Signature"],
-        payload_hash=_header(req.headers, X_AMZ_CONTENT_SHA256),
+        payload_hash=_header(req, X_AMZ_CONTENT_SHA256),
         expires=None,
-        security_token=_header(req.headers, X_AMZ_SECURITY_TOKEN),
+        security_token=_header(req, X_AMZ_SECURITY_TOKEN),
     )
 
 
@@ -220,15 +221,15 @@ def _parse_amz_date(value: str) -> datetime | None:
         return None
 
 
-def _request_date(headers: Sequence[tuple[str, str]]) -> tuple[datetime, str]:
+def _request_date(req: RequestView) -> tuple[datetime, str]:
     """x-amz-date, else the Date header (RFC 1123); the string to sign uses the ISO basic form."""
-    amz = _header(headers, X_AMZ_DATE)
+    amz = _header(req, X_AMZ_DATE)
     if amz is not None:
         parsed = _parse_amz_date(amz.strip())
         if parsed is None:
             raise AccessDenied(_MISSING_DATE, reason=f"bad x-amz-date {amz!r}")
         return parsed, amz.strip()
-    http_date = _header(headers, DATE)
+    http_date = _header(req, DATE)
     if http_date:
         try:
             moment = parsedate_to_datetime(http_date)
@@ -279,7 +280,7 @@ def _presign_payload_hash(
 ) -> str:
     # A signed x-amz-content-sha256 header is what botocore hashes in; some SDKs put the value
     # in the query instead; otherwise a presign covers no payload (S3: "UNSIGNED-PAYLOAD").
-    header = _header(req.headers, X_AMZ_CONTENT_SHA256)
+    header = _header(req, X_AMZ_CONTENT_SHA256)
     if header is not None and X_AMZ_CONTENT_SHA256 in signed_headers:
         return header
     return fields.get(Q_CONTENT_SHA256, UNSIGNED_PAYLOAD)
@@ -314,5 +315,5 @@ def _parse_presigned(req: RequestView, query: list[tuple[str, str]]) -> AuthPara
         signature=fields[Q_SIGNATURE],
         payload_hash=_presign_payload_hash(req, fields, signed_headers),
         expires=expires,
-        security_token=token if token is not None else _header(req.headers, X_AMZ_SECURITY_TOKEN),
+        security_token=token if token is not None else _header(req, X_AMZ_SECURITY_TOKEN),
     )

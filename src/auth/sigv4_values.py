@@ -1,4 +1,4 @@
-"""SigV4 names, literals and the values that cross the `auth` boundary (no logic here).
+"""SigV4 names, literals and the values that cross the `auth` boundary (no SigV4 logic here).
 
 Kept apart from `auth.sigv4` so that the header / query parser (`auth.sigv4_parse`) and the
 verifier share them without importing each other. Import them from `auth.sigv4`.
@@ -7,6 +7,7 @@ verifier share them without importing each other. Import them from `auth.sigv4`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -58,17 +59,37 @@ HEADER_AUTH: AuthKind = "header"
 PRESIGNED_AUTH: AuthKind = "presigned"
 
 
+def index_headers(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Lower-cased header name -> every value of that header, in arrival order. The names
+    keep the order in which each first arrived."""
+    index: dict[str, list[str]] = {}
+    for name, value in headers:
+        lname = name.lower()
+        values = index.get(lname)
+        if values is None:
+            index[lname] = [value]
+        else:
+            values.append(value)
+    return index
+
+
 @dataclass(frozen=True, slots=True)
 class RequestView:
     """The parts of an HTTP request SigV4 covers, exactly as they arrived (never decoded).
 
-    `headers` keeps names as received, repeated headers, and arrival order.
+    `headers` keeps names as received, repeated headers, and arrival order. `header_index` is
+    derived from it once (see `index_headers`), so that parsing and verifying look a header up
+    instead of scanning the list for every name.
     """
 
     method: str
     raw_path: str
     raw_query: str
     headers: tuple[tuple[str, str], ...]
+    header_index: Mapping[str, Sequence[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "header_index", index_headers(self.headers))
 
 
 @dataclass(frozen=True, slots=True)
