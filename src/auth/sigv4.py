@@ -99,6 +99,21 @@ def _uri_encode(data: bytes, *, keep_slash: bool) -> str:
     return quote_from_bytes(data, safe="/" if keep_slash else "")
 
 
+# Text that UriEncode(percent-decode(text)) gives back unchanged: unreserved characters and
+# %XY escapes in upper-case hex of bytes that must stay encoded (not of an unreserved byte:
+# 2D 2E 30-39 41-5A 5F 61-7A 7E). For a path, '/' is kept and %2F is not (it decodes to '/').
+_CANONICAL_ESCAPE = r"%(?!2[DE]|3[0-9]|4[1-9A-F]|5[0-9AF]|6[1-9A-F]|7[0-9AE]){}[0-9A-F]{{2}}"
+_CANONICAL_COMPONENT = re.compile(r"(?:[A-Za-z0-9_.~-]|" + _CANONICAL_ESCAPE.format("") + ")*")
+_CANONICAL_PATH = re.compile(r"(?:[A-Za-z0-9_.~/-]|" + _CANONICAL_ESCAPE.format("(?!2F)") + ")*")
+
+
+def _canonical(raw: str, *, keep_slash: bool) -> str:
+    """UriEncode(percent-decode(raw)), skipping both steps when `raw` is already canonical."""
+    if (_CANONICAL_PATH if keep_slash else _CANONICAL_COMPONENT).fullmatch(raw):
+        return raw
+    return _uri_encode(unquote_to_bytes(wire_bytes(raw)), keep_slash=keep_slash)
+
+
 def canonical_uri(raw_path: str) -> str:
     """CanonicalURI = UriEncode(path) with '/' kept — S3 encodes once and never normalises.
 
@@ -108,7 +123,7 @@ def canonical_uri(raw_path: str) -> str:
     """
     if not raw_path:
         return "/"
-    return _uri_encode(unquote_to_bytes(wire_bytes(raw_path)), keep_slash=True)
+    return _canonical(raw_path, keep_slash=True)
 
 
 def canonical_query(raw_query: str, *, exclude_signature: bool = False) -> str:
@@ -120,10 +135,10 @@ def canonical_query(raw_query: str, *, exclude_signature: bool = False) -> str:
     """
     encoded: list[tuple[str, str]] = []
     for name, value in split_query(raw_query):
-        enc_name = _uri_encode(unquote_to_bytes(wire_bytes(name)), keep_slash=False)
+        enc_name = _canonical(name, keep_slash=False)
         if exclude_signature and enc_name == Q_SIGNATURE:
             continue
-        enc_value = _uri_encode(unquote_to_bytes(wire_bytes(value)), keep_slash=False)
+        enc_value = _canonical(value, keep_slash=False)
         encoded.append((enc_name, enc_value))
     encoded.sort()
     return "&".join(f"{name}={value}" for name, value in encoded)

@@ -115,6 +115,8 @@ def wire_bytes(text: str) -> bytes:
 
 def _decode(component: str) -> str:
     # '+' stays a plus sign: S3 clients encode spaces as %20.
+    if "%" not in component and component.isascii():
+        return component  # nothing to decode (most names, dates, signatures)
     return unquote_to_bytes(wire_bytes(component)).decode("utf-8", "replace")
 
 

@@ -4,11 +4,13 @@ general algorithm gives: each is checked against a straightforward reference for
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auth.sigv4 import RequestView, canonical_headers, header_values
+from auth import sigv4, sigv4_parse
+from auth.sigv4 import RequestView, canonical_headers, header_values, wire_bytes
 
 # Header names that collide once lower-cased, so repeats and case variants are common.
 _NAMES = st.sampled_from(["Host", "host", "HOST", "X-Amz-Date", "x-amz-date", "x-amz-meta-A", "a"])
@@ -60,3 +62,50 @@ def test_canonical_headers__matches_the_spec_reference(
 ) -> None:
     headers = [*headers, ("host", blanks), ("Host", f"{blanks}h{blanks}o{blanks}")]
     assert canonical_headers(headers, signed) == _reference_canonical_headers(headers, signed)
+
+
+# Text rich in what the percent-coding shortcuts must get right: escapes of unreserved and
+# reserved bytes, lower-case hex, stray '%', '/', '+', non-ASCII, and lone surrogates (what
+# aiohttp's surrogateescape decoding makes of invalid UTF-8).
+_ESCAPES = st.sampled_from(["%2F", "%2f", "%20", "%41", "%7E", "%7e", "%2D", "%25", "%C3%A9", "%"])
+_CHARS = st.sampled_from([*"aZ09-_.~/+%=&FfGg é", "\udcff", "\ud800", "€"])
+_CODED = st.lists(_ESCAPES | _CHARS | st.text(max_size=3), max_size=12).map("".join)
+
+
+def _slow_decode(component: str) -> str:
+    return unquote_to_bytes(wire_bytes(component)).decode("utf-8", "replace")
+
+
+def _slow_canonical(raw: str, *, keep_slash: bool) -> str:
+    return quote_from_bytes(unquote_to_bytes(wire_bytes(raw)), safe="/" if keep_slash else "")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=_CODED)
+def test_decode__equals_unquote_to_bytes(text: str) -> None:
+    assert sigv4_parse._decode(text) == _slow_decode(text)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=_CODED, keep_slash=st.booleans())
+def test_canonical_component__equals_decode_then_uri_encode(text: str, keep_slash: bool) -> None:
+    assert sigv4._canonical(text, keep_slash=keep_slash) == _slow_canonical(
+        text, keep_slash=keep_slash
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=24), keep_slash=st.booleans())
+def test_canonical_component__is_identity_on_encoder_output(data: bytes, keep_slash: bool) -> None:
+    # Whatever the encoder produces is canonical already, and takes the shortcut unchanged.
+    encoded = quote_from_bytes(data, safe="/" if keep_slash else "")
+    assert sigv4._canonical(encoded, keep_slash=keep_slash) == encoded
+
+
+def test_canonical_component__every_single_escape() -> None:
+    for byte in range(256):
+        for text in (f"%{byte:02X}", f"%{byte:02x}", f"a%{byte:02X}b", chr(byte)):
+            for keep_slash in (False, True):
+                assert sigv4._canonical(text, keep_slash=keep_slash) == _slow_canonical(
+                    text, keep_slash=keep_slash
+                )
