@@ -145,6 +145,8 @@ def canonical_query(raw_query: str, *, exclude_signature: bool = False) -> str:
 
 
 def _trimall(value: str) -> str:
+    if "\t" not in value and "  " not in value:
+        return value.strip(" ")  # no run to collapse (the usual header value)
     return _OWS_RUN.sub(" ", value).strip(" \t")
 
 
@@ -160,8 +162,11 @@ def _canonical_headers(index: Mapping[str, Sequence[str]], signed_headers: Seque
     lines = []
     for name in signed_headers:
         lname = name.lower()
-        values = ",".join(_trimall(v) for v in index.get(lname, ()))
-        lines.append(f"{lname}:{values}\n")
+        values = index.get(lname, ())
+        if len(values) == 1:
+            lines.append(f"{lname}:{_trimall(values[0])}\n")
+        else:
+            lines.append(f"{lname}:{','.join([_trimall(v) for v in values])}\n")
     return "".join(lines)
 
 
