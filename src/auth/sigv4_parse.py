@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 from auth.errors import (
@@ -53,6 +54,7 @@ __all__ = ["header_values", "parse_auth", "split_query", "wire_bytes"]
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
 _EXPIRES = re.compile(r"(-?)(\d+)")
 _SCOPE_PARTS = 4  # date / region / service / terminal after the access key
+_PARSE_CACHE_SIZE = 256  # bounded LRUs of pure parses of request fields
 
 _V2_MESSAGE = (
     "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
@@ -204,6 +206,8 @@ def _parse_header_auth(req: RequestView, authorization: str) -> AuthParams:
     )
 
 
+# Requests arriving within the same second carry the same X-Amz-Date: parse each value once.
+@lru_cache(maxsize=_PARSE_CACHE_SIZE)
 def _parse_amz_date(value: str) -> datetime | None:
     if not _AMZ_DATE.fullmatch(value):
         return None
