@@ -146,6 +146,9 @@ def parse_auth(req: RequestView) -> AuthParams | None:
     return None
 
 
+# A client sends the same Credential and SignedHeaders on every request of the day: parse each
+# distinct value once (pure parses, immutable results).
+@lru_cache(maxsize=_PARSE_CACHE_SIZE)
 def _parse_credential(credential: str) -> tuple[str, CredentialScope] | None:
     # AKID/yyyymmdd/region/service/aws4_request; split from the right so only the key is free.
     parts = credential.rsplit("/", _SCOPE_PARTS)
@@ -155,6 +158,7 @@ def _parse_credential(credential: str) -> tuple[str, CredentialScope] | None:
     return access_key, CredentialScope(date, region, service, terminal)
 
 
+@lru_cache(maxsize=_PARSE_CACHE_SIZE)
 def _parse_signed_headers(value: str) -> tuple[str, ...] | None:
     names = tuple(name.strip().lower() for name in value.split(";"))
     if not all(names) or len(set(names)) != len(names):
