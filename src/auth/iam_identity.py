@@ -6,7 +6,9 @@ identity policies (a user's own plus its groups'; a role session's role policies
 session policy that narrows them. `authorize` then asks the policy engine once per action.
 
 Compiled documents are kept in a bounded cache keyed by their text, so a snapshot refresh does
-not re-parse unchanged policies and a request never parses at all once warm.
+not re-parse unchanged policies and a request never parses at all once warm. Identities are
+memoised per snapshot: a snapshot never changes, so the same credential always yields the same
+Identity until the next snapshot replaces it (which empties the memo).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 _CACHE_ENTRIES = 4096
+_IDENTITY_ENTRIES = 4096
 EXISTING_TAG = "s3:existingobjecttag/"
 _compiled: OrderedDict[tuple[PolicyKind, str], PolicyDocument] = OrderedDict()
 
@@ -71,7 +74,35 @@ class Identity:
         return None if self.kind == "role-session" or self.is_root else self.name
 
 
+class _IdentityMemo:
+    """Identities built from one snapshot, by credential and account (bounded)."""
+
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+        self.entries: dict[tuple[Credential, str], Identity] = {}
+
+    def get(self, snap: Snapshot, cred: Credential, account_id: str) -> Identity:
+        if snap is not self.snapshot:
+            self.snapshot, self.entries = snap, {}
+        key = (cred, account_id)
+        identity = self.entries.get(key)
+        if identity is None:
+            identity = _build_identity(snap, cred, account_id)
+            if len(self.entries) >= _IDENTITY_ENTRIES:
+                self.entries.clear()
+            self.entries[key] = identity
+        return identity
+
+
+_identities = _IdentityMemo()
+
+
 def identity_for(snap: Snapshot, cred: Credential, account_id: str) -> Identity:
+    """Who `cred` speaks for under `snap`. Raises KeyError when its user or role is gone."""
+    return _identities.get(snap, cred, account_id)
+
+
+def _build_identity(snap: Snapshot, cred: Credential, account_id: str) -> Identity:
     session = cred.session
     if cred.kind == "role-session" and session is not None:
         role = snap.roles[cred.subject]
