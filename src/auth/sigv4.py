@@ -139,15 +139,20 @@ def canonical_query(raw_query: str, *, exclude_signature: bool = False) -> str:
     the raw query is a plus sign (%2B), not a space. For a presigned URL X-Amz-Signature is left
     out (exclude_signature) and every other parameter is signed.
     """
+    return _canonical_query(raw_query, split_query(raw_query), exclude_signature)
+
+
+def _canonical_query(
+    raw_query: str, pairs: Sequence[tuple[str, str]], exclude_signature: bool
+) -> str:
+    # `pairs` is split_query(raw_query).
     if _CANONICAL_QUERY.fullmatch(raw_query):
         # Every component is canonical already (a presigned URL from an SDK): just sort.
-        pairs = split_query(raw_query)
-        if exclude_signature:
-            pairs = [pair for pair in pairs if pair[0] != Q_SIGNATURE]
-        pairs.sort()
-        return "&".join([f"{name}={value}" for name, value in pairs])
+        kept = [pair for pair in pairs if not exclude_signature or pair[0] != Q_SIGNATURE]
+        kept.sort()
+        return "&".join([f"{name}={value}" for name, value in kept])
     encoded: list[tuple[str, str]] = []
-    for name, value in split_query(raw_query):
+    for name, value in pairs:
         enc_name = _canonical(name, keep_slash=False)
         if exclude_signature and enc_name == Q_SIGNATURE:
             continue
@@ -243,7 +248,7 @@ def canonical_request_for(req: RequestView, params: AuthParams) -> str:
     return canonical_request(
         req.method,
         canonical_uri(req.raw_path),
-        canonical_query(req.raw_query, exclude_signature=params.kind == PRESIGNED_AUTH),
+        _canonical_query(req.raw_query, req.query_pairs, params.kind == PRESIGNED_AUTH),
         _canonical_headers(req.header_index, params.signed_headers),
         params.signed_headers,
         payload,

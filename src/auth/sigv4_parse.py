@@ -47,6 +47,7 @@ from auth.sigv4_values import (
     AuthParams,
     CredentialScope,
     RequestView,
+    split_query,
 )
 
 __all__ = ["header_values", "parse_auth", "split_query", "wire_bytes"]
@@ -95,16 +96,6 @@ def _header(req: RequestView, name: str) -> str | None:
     return ",".join(values) if values else None
 
 
-def split_query(raw_query: str) -> list[tuple[str, str]]:
-    """Raw `name[=value]` pairs of a query string, still percent-encoded; empty segments dropped."""
-    pairs: list[tuple[str, str]] = []
-    for part in raw_query.split("&"):
-        if part:
-            name, _, value = part.partition("=")
-            pairs.append((name, value))
-    return pairs
-
-
 def wire_bytes(text: str) -> bytes:
     """The bytes `text` arrived as: aiohttp decodes request bytes as UTF-8 with surrogateescape,
     so encoding the same way restores invalid UTF-8 exactly; anything else cannot have come off
@@ -129,7 +120,7 @@ def parse_auth(req: RequestView) -> AuthParams | None:
     mechanisms at once, and the malformed-header / query errors of S3.
     """
     authorization = req.header_index.get(AUTHORIZATION)
-    query = [(_decode(name), value) for name, value in split_query(req.raw_query)]
+    query = [(_decode(name), value) for name, value in req.query_pairs]
     names = {name for name, _ in query}
     presigned_v4 = Q_SIGNATURE in names or Q_CREDENTIAL in names
     presigned_v2 = Q_V2_ACCESS_KEY in names and Q_V2_SIGNATURE in names

@@ -73,13 +73,24 @@ def index_headers(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return index
 
 
+def split_query(raw_query: str) -> list[tuple[str, str]]:
+    """Raw `name[=value]` pairs of a query string, still percent-encoded; empty segments dropped."""
+    pairs: list[tuple[str, str]] = []
+    for part in raw_query.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((name, value))
+    return pairs
+
+
 @dataclass(frozen=True, slots=True)
 class RequestView:
     """The parts of an HTTP request SigV4 covers, exactly as they arrived (never decoded).
 
-    `headers` keeps names as received, repeated headers, and arrival order. `header_index` is
-    derived from it once (see `index_headers`), so that parsing and verifying look a header up
-    instead of scanning the list for every name.
+    `headers` keeps names as received, repeated headers, and arrival order. `header_index` and
+    `query_pairs` are derived once (see `index_headers` and `split_query`), so that parsing and
+    verifying look a header up instead of scanning the list for every name, and split the
+    query only once.
     """
 
     method: str
@@ -87,9 +98,12 @@ class RequestView:
     raw_query: str
     headers: tuple[tuple[str, str], ...]
     header_index: Mapping[str, Sequence[str]] = field(init=False, repr=False, compare=False)
+    query_pairs: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "header_index", index_headers(self.headers))
+        pairs = tuple(split_query(self.raw_query)) if self.raw_query else ()
+        object.__setattr__(self, "query_pairs", pairs)
 
 
 @dataclass(frozen=True, slots=True)

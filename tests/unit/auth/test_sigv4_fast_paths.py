@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from auth import sigv4, sigv4_parse
 from auth.sigv4 import RequestView, canonical_headers, header_values, wire_bytes
+from auth.sigv4_parse import split_query
 
 # Header names that collide once lower-cased, so repeats and case variants are common.
 _NAMES = st.sampled_from(["Host", "host", "HOST", "X-Amz-Date", "x-amz-date", "x-amz-meta-A", "a"])
@@ -149,3 +150,10 @@ def test_canonical_query__presigned_url_takes_the_shortcut_unchanged() -> None:
     # '=' inside a value is not canonical: it is encoded, not taken as it is.
     assert not sigv4._CANONICAL_QUERY.fullmatch("a=b=c")
     assert sigv4.canonical_query("a=b=c") == "a=b%3Dc"
+
+
+@given(raw_query=_QUERY)
+def test_query_pairs__are_the_split_query_and_follow_replace(raw_query: str) -> None:
+    view = RequestView("GET", "/", raw_query, ())
+    assert list(view.query_pairs) == split_query(raw_query)
+    assert list(dataclasses.replace(view, raw_query="a=1&b").query_pairs) == [("a", "1"), ("b", "")]
