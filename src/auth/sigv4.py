@@ -146,6 +146,8 @@ def _canonical_query(
     raw_query: str, pairs: Sequence[tuple[str, str]], exclude_signature: bool
 ) -> str:
     # `pairs` is split_query(raw_query).
+    if not pairs:
+        return ""
     if _CANONICAL_QUERY.fullmatch(raw_query):
         # Every component is canonical already (a presigned URL from an SDK): just sort.
         kept = [pair for pair in pairs if not exclude_signature or pair[0] != Q_SIGNATURE]
@@ -368,19 +370,17 @@ def _check_time(params: AuthParams, *, now: datetime, max_skew: timedelta) -> No
         )
 
 
-def _exempt_unsigned(kind: AuthKind) -> frozenset[str]:
-    # x-amz-* headers that may go unsigned because nothing reads them unsigned:
-    # - header auth: x-amz-date is bound by the string to sign's timestamp line and
-    #   x-amz-content-sha256 by the canonical request's HashedPayload line;
-    # - presigned: x-amz-date is ignored (X-Amz-Date in the query rules); an unsigned
-    #   x-amz-content-sha256 is refused because a presign does not bind it.
-    if kind == HEADER_AUTH:
-        return frozenset((X_AMZ_DATE, X_AMZ_CONTENT_SHA256))
-    return frozenset((X_AMZ_DATE,))
+# x-amz-* headers that may go unsigned because nothing reads them unsigned:
+# - header auth: x-amz-date is bound by the string to sign's timestamp line and
+#   x-amz-content-sha256 by the canonical request's HashedPayload line;
+# - presigned: x-amz-date is ignored (X-Amz-Date in the query rules); an unsigned
+#   x-amz-content-sha256 is refused because a presign does not bind it.
+_EXEMPT_HEADER_AUTH = frozenset((X_AMZ_DATE, X_AMZ_CONTENT_SHA256))
+_EXEMPT_PRESIGNED = frozenset((X_AMZ_DATE,))
 
 
 def _check_signed_headers(req: RequestView, params: AuthParams) -> None:
-    signed = set(params.signed_headers)
+    signed = params.signed_headers
     if HOST not in signed:
         # S3 requires host among the signed headers (MinIO ErrUnsignedHeaders, garage 400).
         raise _malformed(params.kind, "the SignedHeaders must include host.")
@@ -392,7 +392,7 @@ def _check_signed_headers(req: RequestView, params: AuthParams) -> None:
                 extra={"AWSAccessKeyId": params.access_key},
                 reason=f"signed header {name!r} is not in the request",
             )
-    exempt = _exempt_unsigned(params.kind)
+    exempt = _EXEMPT_HEADER_AUTH if params.kind == HEADER_AUTH else _EXEMPT_PRESIGNED
     # The index lists each lower-cased name once, in order of first arrival.
     unsigned = [
         lname
