@@ -4,6 +4,8 @@ general algorithm gives: each is checked against a straightforward reference for
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from hypothesis import given, settings
@@ -157,3 +159,12 @@ def test_query_pairs__are_the_split_query_and_follow_replace(raw_query: str) -> 
     view = RequestView("GET", "/", raw_query, ())
     assert list(view.query_pairs) == split_query(raw_query)
     assert list(dataclasses.replace(view, raw_query="a=1&b").query_pairs) == [("a", "1"), ("b", "")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.binary(min_size=1, max_size=80), texts=st.lists(st.text(max_size=40), max_size=3))
+def test_signature__is_hmac_sha256_every_time(key: bytes, texts: list[str]) -> None:
+    # The keyed HMAC is reused across calls: no call may leave data in it for the next.
+    for text in [*texts, *texts]:
+        expected = hmac.new(key, wire_bytes(text), hashlib.sha256).hexdigest()
+        assert sigv4.signature(key, text) == expected
