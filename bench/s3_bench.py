@@ -394,8 +394,8 @@ def main(argv: list[str] | None = None) -> None:
     extras: dict[str, tuple[float | None, float | None]] = {
         "gateway RSS at start (MiB)": (None, rss.start_kib / KIB),
         "gateway RSS max (MiB)": (None, rss.max_kib / KIB),
-        "sigv4 parse+verify GET (us/op)": (None, header_verify_us(settings.micro_iterations)),
-        "sigv4 parse+verify presigned GET (us/op)": (
+        "sigv4 view+parse+verify GET (us/op)": (None, header_verify_us(settings.micro_iterations)),
+        "sigv4 view+parse+verify presigned GET (us/op)": (
             None,
             presigned_verify_us(settings.micro_iterations),
         ),
