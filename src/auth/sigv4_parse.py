@@ -110,6 +110,13 @@ def _decode(component: str) -> str:
     # '+' stays a plus sign: S3 clients encode spaces as %20.
     if "%" not in component and component.isascii():
         return component  # nothing to decode (most names, dates, signatures)
+    return _decode_escaped(component)
+
+
+# A presign's X-Amz-Credential (and SignedHeaders, when several) carries escapes and repeats on
+# every URL a client signs that day: decode each distinct value once.
+@lru_cache(maxsize=_PARSE_CACHE_SIZE)
+def _decode_escaped(component: str) -> str:
     return unquote_to_bytes(wire_bytes(component)).decode("utf-8", "replace")
 
 
