@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway import metrics
+from gateway import access_log, metrics
 from gateway.authn import authenticate
 from gateway.authz import authorize_request
 from gateway.boundary import to_s3_error
@@ -36,7 +36,6 @@ from gateway.results import Result
 
 __all__ = ["HANDLERS", "add_s3_routes"]
 
-access_log = logging.getLogger("pcache.access")
 log = logging.getLogger("pcache.s3")
 
 Handler = Callable[[RequestContext], Awaitable[Result]]
@@ -166,16 +165,15 @@ def _log_line(
     op = target.operation.value if target else "-"
     if target is not None and target.detail:
         op = f"{op}({target.detail})"
-    access_log.info(
-        "request_id=%s op=%s pbucket=%s status=%d bytes=%d cache=%s latency_ms=%.1f remote=%s",
+    access_log.record(
         request_id,
         op,
         (target.bucket if target else None) or "-",
         status,
         sent,
         cache_label or "-",
-        (time.perf_counter() - started) * 1000,
-        request.remote or "-",
+        started,
+        request.remote,
     )
     metrics.observe_request(
         target.operation.value if target else "-",

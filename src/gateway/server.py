@@ -33,7 +33,7 @@ from cache.meta import MetaCache
 from cache.shard import SOLE, Shard
 from cache.store import StoreSettings, TieredStore, TierSettings
 from cache.tier import TierOptions, VerifyReads
-from gateway import redact
+from gateway import access_log, redact
 from gateway.admin import add_admin_routes
 from gateway.admin.cache_admin import follow_purges
 from gateway.admin.router_jobs import add_router_jobs
@@ -430,6 +430,7 @@ def _logging(level: str, shard: Shard = SOLE) -> None:
         level=getattr(logging, level.upper(), logging.INFO), format=fmt, stream=sys.stderr
     )
     redact.install(fmt)
+    access_log.configure(shard.index if shard.count > 1 else None)
     # aiohttp's own access log would duplicate ours (and may carry presigned query strings).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if level.lower() != "debug":

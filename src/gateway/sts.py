@@ -47,6 +47,7 @@ from auth.sts import (
     validate_external_id,
     validate_session_name,
 )
+from gateway import access_log
 from gateway.authn import authenticate
 from gateway.authz import source_ip
 from gateway.body import send_continue
@@ -59,7 +60,6 @@ from gateway.s3xml import Doc
 
 __all__ = ["MAX_BODY", "STS_NS", "STS_VERSION", "add_sts_routes"]
 
-access_log = logging.getLogger("pcache.access")
 log = logging.getLogger("pcache.sts")
 
 STS_NS: Final = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -394,17 +394,7 @@ def _log_line(
     request: web.Request, request_id: str, op: str, status: int, sent: int, started: float
 ) -> None:
     # The same line as s3app's; never a parameter value (a secret or token could be one).
-    access_log.info(
-        "request_id=%s op=sts:%s pbucket=%s status=%d bytes=%d cache=%s latency_ms=%.1f remote=%s",
-        request_id,
-        op,
-        "-",
-        status,
-        sent,
-        "-",
-        (time.perf_counter() - started) * 1000,
-        request.remote or "-",
-    )
+    access_log.record(request_id, f"sts:{op}", "-", status, sent, "-", started, request.remote)
 
 
 async def _expect(request: web.Request) -> None:

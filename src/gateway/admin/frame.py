@@ -36,6 +36,7 @@ from auth.iam_store import IamError, IamStore, IamUnavailable, Snapshot
 from auth.policy_errors import PolicyError
 from auth.policy_eval import Decision
 from auth.sigv4 import PayloadMode, Verified
+from gateway import access_log
 from gateway.admin.access import Guard, Resource, Scope
 from gateway.admin.fields import AdminError, parse_object, valid_name, validation_error
 from gateway.authn import authenticate
@@ -57,7 +58,6 @@ __all__ = [
     "run",
 ]
 
-access_log = logging.getLogger("pcache.access")
 log = logging.getLogger("pcache.admin")
 
 MAX_BODY = 64 * 1024
@@ -354,14 +354,13 @@ def log_line(
     started: float,
 ) -> None:
     """The access-log line of gateway.s3app, with op=admin:<Action> (never a body: secrets)."""
-    access_log.info(
-        "request_id=%s op=%s pbucket=%s status=%d bytes=%d cache=%s latency_ms=%.1f remote=%s",
+    access_log.record(
         request_id,
         op,
         pbucket,
         response.status,
         len(response.body) if isinstance(response.body, bytes) else 0,
         "-",
-        (time.perf_counter() - started) * 1000,
-        request.remote or "-",
+        started,
+        request.remote,
     )
