@@ -475,10 +475,17 @@ async def cached_get(
     slices = blocks_for_range(info.size, size, first, last)
     ids = _ids_for(cache, view, ctx.key, info, entry, slices, size)
     cutoff = cache.written_after(ctx.bucket, ctx.key)
-    present = sum(bid.hex in cache.filling or cache.store.contains(bid, cutoff) for bid in ids)
-    label = "hit" if present == len(ids) else "miss" if present == 0 else "partial"
     if byte_range is not None:
         _read_ahead(cache, view, ctx, info, slices[0].index, slices[-1].index, size)
+    if len(ids) == 1 and ids[0].hex not in cache.filling:
+        # The commonest hit (a small object, or a range inside one block) needs no reader
+        # task and no generator: the block is opened here.
+        opened = await cache.store.open_block(ids[0], cutoff)
+        if opened is not None:
+            piece = FileSlice(opened, slices[0].offset, slices[0].length)
+            return info, span, _Chain(piece, None), "hit"
+    present = sum(bid.hex in cache.filling or cache.store.contains(bid, cutoff) for bid in ids)
+    label = "hit" if present == len(ids) else "miss" if present == 0 else "partial"
     body = _body(cache, ctx, view, info, slices, ids, size)
     try:
         # The first block is read before the head goes out, so a vendor failure there is still
@@ -684,7 +691,9 @@ class _Chain:
     """`first`, then the rest of `rest`; closing it closes both (and `first`, an open block
     slice perhaps, even when iteration never began)."""
 
-    def __init__(self, first: bytes | FileSlice, rest: AsyncGenerator[bytes | FileSlice, None]):
+    def __init__(
+        self, first: bytes | FileSlice, rest: AsyncGenerator[bytes | FileSlice, None] | None
+    ):
         self._first: bytes | FileSlice | None = first
         self._rest = rest
 
@@ -695,13 +704,16 @@ class _Chain:
         first, self._first = self._first, None
         if first is not None:
             return first
+        if self._rest is None:
+            raise StopAsyncIteration
         return await self._rest.__anext__()
 
     async def aclose(self) -> None:
         first, self._first = self._first, None
         if first is not None:
             _close(first)
-        await self._rest.aclose()
+        if self._rest is not None:
+            await self._rest.aclose()
 
 
 async def _empty() -> AsyncIterator[bytes]:

@@ -77,6 +77,8 @@ class Target:
 
 def decode_component(raw: str, what: str = "key") -> str:
     """Percent-decode strictly to UTF-8; invalid sequences are a client error, not an alias."""
+    if raw.isascii() and "%" not in raw:
+        return raw  # nothing to decode (most keys and every presigned parameter name)
     try:
         return unquote_to_bytes(raw).decode("utf-8", errors="strict")
     except UnicodeDecodeError:
