@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -50,7 +51,9 @@ STORAGE_CLASSES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def http_date(ts: datetime) -> str:
+    # Memoised: every hit of an object formats the same Last-Modified (email.utils is slow).
     return format_datetime(ts.astimezone(UTC), usegmt=True)
 
 
