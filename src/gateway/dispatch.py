@@ -8,6 +8,7 @@ Anything with a sub-resource we do not build lands on `Operation.Unsupported` (r
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -102,6 +103,13 @@ def parse_query(raw_query: str) -> dict[str, str]:
 
 def validate_bucket_name(name: str) -> None:
     """AWS general-purpose bucket naming rules (3-63, lowercase, no '..', not an IP address)."""
+    if not _bucket_name_ok(name):
+        raise S3Error("InvalidBucketName", fields={"BucketName": name})
+
+
+@functools.lru_cache(maxsize=4096)
+def _bucket_name_ok(name: str) -> bool:
+    # Memoised: every request names a bucket, and the IP-address test raises on a good name.
     ok = bool(_BUCKET_RE.match(name)) and ".." not in name and ".-" not in name
     ok = ok and "-." not in name and not name.startswith("xn--")
     if ok:
@@ -110,8 +118,7 @@ def validate_bucket_name(name: str) -> None:
             ok = False
         except ValueError:
             pass
-    if not ok:
-        raise S3Error("InvalidBucketName", fields={"BucketName": name})
+    return ok
 
 
 def validate_key(key: str) -> None:
