@@ -84,8 +84,9 @@ class StoreSettings:
 
 @dataclass(slots=True)
 class OpenBlock:
-    """A verified block, open for serving: payload bytes are `[payload_offset, + size)` of `fd`.
-    The holder must `close()` it (idempotent)."""
+    """A verified block, open for serving: payload bytes are `[payload_offset, + size)` of `fd`,
+    or `data` itself for a resident block (`cache.resident`; then `fd` is -1). The holder must
+    `close()` it (idempotent)."""
 
     fd: int
     size: int  # payload bytes
@@ -93,6 +94,13 @@ class OpenBlock:
     #: the tier is memory-backed: a pread of it may run on the event loop
     inline: bool
     payload_offset: int = PAYLOAD_OFFSET
+    data: bytes | None = None
+
+    def pread(self, length: int, offset: int = 0) -> bytes:
+        """`length` payload bytes from payload `offset` (a blocking read unless resident)."""
+        if self.data is not None:
+            return self.data[offset : offset + length]
+        return os.pread(self.fd, length, self.payload_offset + offset)
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -307,7 +315,7 @@ class TieredStore:
                 self._count(hit=True)
                 if self.peers is not None:
                     self.peers.touched(owner, block_id)
-                return OpenBlock(opened.fd, opened.payload_length, index, tier.memory_backed)
+                return _open_block(opened, index, tier.memory_backed)
         self._count(hit=False)
         return None
 
@@ -373,14 +381,14 @@ class TieredStore:
                 return opened
             if index > 0 and opened.hits >= self._promote_after:
                 if not check_allowed:
-                    os.close(opened.fd)
+                    _close_fd(opened)
                     return Deferred.CHECK
                 if self._promote(index, block_id):
-                    os.close(opened.fd)
+                    _close_fd(opened)
                     # Served from its new place; the copy there is checked like any other.
                     return self._open(block_id, check_allowed=True, written_after=written_after)
             self._count(hit=True)
-            return OpenBlock(opened.fd, opened.payload_length, index, tier.memory_backed)
+            return _open_block(opened, index, tier.memory_backed)
         self._count(hit=False)
         return None
 
@@ -438,3 +446,14 @@ class TieredStore:
 def _unlink_missing_ok(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _open_block(opened: TierOpen, tier: int, memory_backed: bool) -> OpenBlock:
+    if opened.data is not None:
+        return OpenBlock(-1, opened.payload_length, tier, True, data=opened.data)
+    return OpenBlock(opened.fd, opened.payload_length, tier, memory_backed)
+
+
+def _close_fd(opened: TierOpen) -> None:
+    if opened.fd >= 0:
+        os.close(opened.fd)

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from cache.block_file import (
     HEADER_SIZE,
@@ -61,6 +61,8 @@ from cache.block_file import (
 from cache.blocks import BlockId
 from cache.fs_kind import is_memory_backed
 from cache.health import Clock, IoHealth
+from cache.resident import RESIDENT_BUDGET, Resident
+from cache.resident import Stamp as ResidentStamp
 from cache.shard import SOLE, Shard
 from cache.sieve import SievePolicy
 from cache.tier_scan import scan_tier
@@ -120,6 +122,8 @@ class TierOptions:
     durability: Durability = Durability.NONE
     max_io_errors: int = 3  # consecutive I/O errors that take the tier out of service
     cooldown: float = 30.0  # seconds out of service before it is tried again
+    #: payload bytes of small checked blocks this process keeps in memory (`cache.resident`)
+    resident_bytes: int = RESIDENT_BUDGET
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +177,13 @@ _STORED = Admission(stored=True)
 @dataclass(frozen=True, slots=True)
 class TierOpen:
     """A block file opened for serving: the caller owns `fd` and must close it. Open, it stays
-    readable even if the block is evicted meanwhile (the inode outlives the name)."""
+    readable even if the block is evicted meanwhile (the inode outlives the name). A resident
+    block (`cache.resident`) comes as its payload bytes instead, with `fd` -1."""
 
     fd: int
     payload_length: int
     hits: int
+    data: bytes | None = None
 
 
 class Deferred(enum.Enum):
@@ -191,7 +197,7 @@ class Deferred(enum.Enum):
 
 #: (inode, mtime ns, size) of a block file when its CRC last passed: any write to the file
 #: changes it, so a block tampered with after its check is checked again (CAC-09)
-Stamp = tuple[int, int, int]
+Stamp = ResidentStamp
 
 
 class _Entry:
@@ -238,6 +244,7 @@ class Tier:
         self._options = options
         self._opener = opener
         self._lock = threading.Lock()
+        self._resident = Resident(options.resident_bytes)
         self._index: dict[BlockId, _Entry] = {}
         self._policy: SievePolicy[BlockId] = SievePolicy()
         self._health = IoHealth(
@@ -355,8 +362,13 @@ class Tier:
                 return None
             trusted = entry.stamp if self._trusts_checked_files(verify) else None
             payload_length = entry.file_size - HEADER_SIZE
+            resident = self._resident.get(block_id) if trusted is not None else None
         # A string path: pathlib's joins cost more than the open on a warm 4 KiB hit.
         name = self._block_name(block_id)
+        if resident is not None and resident[0] == trusted:
+            served = self._open_resident(block_id, name, resident, written_after)
+            if served is not None:
+                return served or None
         fd = self._guarded(block_id, lambda: self._opener(name, os.O_RDONLY))
         if fd is None:
             return None
@@ -382,11 +394,14 @@ class Tier:
                 if self._guarded(block_id, lambda: check_fd(fd, path, expected=block_id)) is None:
                     os.close(fd)
                     return None
+            payload = self._resident_payload(fd, payload_length, verify)
             with self._lock:
                 hits = self._count_hit(block_id, verified=checked)
                 entry = self._index.get(block_id)
                 if hits is not None and checked and entry is not None:
                     entry.stamp = stamp
+                if payload is not None:
+                    self._resident.put(block_id, stamp, payload)
         except BaseException:
             os.close(fd)
             raise
@@ -394,6 +409,37 @@ class Tier:
             os.close(fd)
             return None
         return TierOpen(fd, payload_length, hits)
+
+    def _open_resident(
+        self,
+        block_id: BlockId,
+        name: str,
+        resident: tuple[Stamp, bytes],
+        written_after: float | None,
+    ) -> TierOpen | Literal[False] | None:
+        """A hit from resident bytes when the file is unchanged since they were read; False
+        when the block is gone (a miss), None to take the ordinary path (the file changed)."""
+        status = self._guarded(block_id, lambda: os.stat(name))
+        if status is None:
+            return False
+        if written_after is not None and status.st_mtime < written_after:
+            return None  # the ordinary path expires it
+        if (status.st_ino, status.st_mtime_ns, status.st_size) != resident[0]:
+            return None
+        with self._lock:
+            hits = self._count_hit(block_id, verified=False)
+        if hits is None:
+            return False
+        data = resident[1]
+        return TierOpen(-1, len(data), hits, data)
+
+    def _resident_payload(self, fd: int, payload_length: int, verify: VerifyReads) -> bytes | None:
+        """The payload to keep resident, read from the checked open file; None if it should not
+        be kept (too big, or a tier whose every read is checked)."""
+        if not (self._trusts_checked_files(verify) and self._resident.wants(payload_length)):
+            return None
+        data = os.pread(fd, payload_length, HEADER_SIZE)
+        return data if len(data) == payload_length else None
 
     def read(self, block_id: BlockId, offset: int = 0, length: int | None = None) -> bytes | None:
         """Payload bytes of a block after a full CRC check (for paths that cannot sendfile)."""
@@ -477,7 +523,15 @@ class Tier:
         with self._lock:
             if not self._health.available():
                 return None
+            trusted = (
+                self._foreign_checked.get(block_id) if self._trusts_checked_files(verify) else None
+            )
+            resident = self._resident.get(block_id) if trusted is not None else None
         name = self._block_name(block_id)
+        if resident is not None and resident[0] == trusted:
+            served = self._open_foreign_resident(name, resident, written_after)
+            if served is not None:
+                return served
         try:
             fd = self._opener(name, os.O_RDONLY)
         except FileNotFoundError:
@@ -513,6 +567,10 @@ class Tier:
                     self._foreign_checked[block_id] = stamp
                     while len(self._foreign_checked) > _FOREIGN_CHECKED_MAX:
                         self._foreign_checked.popitem(last=False)
+            payload = self._resident_payload(fd, status.st_size - HEADER_SIZE, verify)
+            if payload is not None:
+                with self._lock:
+                    self._resident.put(block_id, stamp, payload)
         except CorruptBlock as error:
             os.close(fd)
             _log.warning("corrupt block removed: %s", error)
@@ -529,6 +587,24 @@ class Tier:
         with self._lock:
             self._hits += 1
         return TierOpen(fd, status.st_size - HEADER_SIZE, 0)
+
+    def _open_foreign_resident(
+        self, name: str, resident: tuple[Stamp, bytes], written_after: float | None
+    ) -> TierOpen | Deferred | None:
+        """As `_open_resident`, for another worker's block; None takes the ordinary path (which
+        also accounts a vanished file as a miss)."""
+        try:
+            status = os.stat(name)
+        except OSError:
+            return None
+        if written_after is not None and status.st_mtime < written_after:
+            return None
+        if (status.st_ino, status.st_mtime_ns, status.st_size) != resident[0]:
+            return None
+        with self._lock:
+            self._hits += 1
+        data = resident[1]
+        return TierOpen(-1, len(data), 0, data)
 
     def has_file(self, block_id: BlockId, written_after: float | None = None) -> bool:
         """Whether a block file exists here (written after `written_after`, if given): a stat,
@@ -731,6 +807,7 @@ class Tier:
         while freed < need and self._index:
             victim = self._policy.evict()
             size = self._index.pop(victim).file_size
+            self._resident.drop(victim)
             self._used -= size
             freed += size
             self._evictions += 1
@@ -759,6 +836,7 @@ class Tier:
 
     def _remove_locked(self, block_id: BlockId) -> bool:
         entry = self._index.pop(block_id, None)
+        self._resident.drop(block_id)
         if entry is None:
             return False
         self._policy.remove(block_id)

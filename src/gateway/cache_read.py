@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -319,7 +318,9 @@ async def _cached_bytes(
     if opened is None:
         return None
     try:
-        return await asyncio.to_thread(os.pread, opened.fd, opened.size, opened.payload_offset)
+        if opened.data is not None:
+            return opened.data
+        return await asyncio.to_thread(opened.pread, opened.size)
     finally:
         opened.close()
 

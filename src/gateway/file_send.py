@@ -59,7 +59,8 @@ def _can_sendfile(request: web.Request) -> socket.socket | None:
 async def send_slice(request: web.Request, resp: web.StreamResponse, piece: FileSlice) -> int:
     """Send `piece` on `resp` (prepared); returns the bytes sent. Always closes the piece."""
     try:
-        sock = _can_sendfile(request) if piece.length >= SENDFILE_MIN else None
+        big = piece.length >= SENDFILE_MIN and piece.block.data is None
+        sock = _can_sendfile(request) if big else None
         if sock is None:
             return await _copy(resp, piece)
         return await _sendfile(request, sock, piece)
@@ -68,12 +69,11 @@ async def send_slice(request: web.Request, resp: web.StreamResponse, piece: File
 
 
 async def _pread(piece: FileSlice, offset: int, length: int) -> bytes:
-    if piece.block.inline:
-        return os.pread(piece.block.fd, length, piece.file_offset + offset)
+    block = piece.block
+    if block.inline:  # memory-backed, or resident bytes
+        return block.pread(length, piece.offset + offset)
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(
-        None, os.pread, piece.block.fd, length, piece.file_offset + offset
-    )
+    return await loop.run_in_executor(None, block.pread, length, piece.offset + offset)
 
 
 async def read_slice(piece: FileSlice) -> bytes:

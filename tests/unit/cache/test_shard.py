@@ -65,7 +65,7 @@ def _read(store: TieredStore, opened: object) -> bytes:
 
     assert isinstance(opened, OpenBlock)
     try:
-        return os.pread(opened.fd, opened.size, opened.payload_offset)
+        return opened.pread(opened.size)
     finally:
         opened.close()
 

@@ -40,7 +40,7 @@ def _rot(path: Path) -> None:
 
 def _open(tier: Tier, n: int, *, check_allowed: bool = True) -> TierOpen | Deferred | None:
     opened = tier.open_block(block(n), verify=ONCE_IN_MEMORY, check_allowed=check_allowed)
-    if isinstance(opened, TierOpen):
+    if isinstance(opened, TierOpen) and opened.fd >= 0:
         os.close(opened.fd)
     return opened
 

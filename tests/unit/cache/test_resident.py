@@ -1,0 +1,160 @@
+"""Resident payloads (`cache.resident`): a warm hit of a small block on a trusted tier is served
+from memory after one `stat`, and only while the file is exactly the one its bytes came from."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cache.block_file import PAYLOAD_OFFSET, block_path, default_opener
+from cache.resident import Resident
+from cache.shard import Shard
+from cache.tier import Tier, TierOpen, TierOptions, VerifyReads
+from tests.rig.tmpfs import mounted_tmpfs
+from tests.unit.cache._helpers import block, payload
+
+KIB = 1024
+ONCE_IN_MEMORY = VerifyReads.ONCE_IN_MEMORY
+
+
+class CountingOpener:
+    def __init__(self) -> None:
+        self.opens = 0
+
+    def __call__(self, path: str, flags: int) -> int:
+        self.opens += 1
+        return default_opener(path, flags)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    with mounted_tmpfs(tmp_path / "tmpfs", "4m") as mount:
+        yield mount
+
+
+def _read(opened: object) -> bytes:
+    assert isinstance(opened, TierOpen)
+    if opened.data is not None:
+        assert opened.fd == -1
+        return opened.data
+    try:
+        return os.pread(opened.fd, opened.payload_length, PAYLOAD_OFFSET)
+    finally:
+        os.close(opened.fd)
+
+
+def test_resident__a_checked_small_block_is_served_without_opening_its_file(tmpfs: Path) -> None:
+    opener = CountingOpener()
+    tier = Tier.open(tmpfs / "t0", 1024 * KIB, opener=opener)
+    data = os.urandom(4 * KIB)
+    tier.put(block(1), data)
+    assert _read(tier.open_block(block(1), verify=ONCE_IN_MEMORY)) == data  # checked, read
+    opens = opener.opens
+    for _ in range(3):
+        opened = tier.open_block(block(1), verify=ONCE_IN_MEMORY, check_allowed=False)
+        assert isinstance(opened, TierOpen) and opened.data == data
+    assert opener.opens == opens
+    assert tier.stats().hits == 4
+
+
+def test_resident__a_changed_file_is_opened_and_checked_again(tmpfs: Path) -> None:
+    tier = Tier.open(tmpfs / "t0", 1024 * KIB)
+    tier.put(block(1), payload(1, 4 * KIB))
+    _read(tier.open_block(block(1), verify=ONCE_IN_MEMORY))
+    path = block_path(tier.root, block(1))
+    with open(path, "r+b") as handle:  # an ordinary write: the stamp changes
+        handle.seek(PAYLOAD_OFFSET + 10)
+        handle.write(b"\xff")
+    assert tier.open_block(block(1), verify=ONCE_IN_MEMORY) is None
+    assert tier.stats().checksum_failures == 1
+    assert not path.exists()
+
+
+def test_resident__a_replaced_file_is_not_answered_from_memory(tmpfs: Path) -> None:
+    """Same id, new file (evicted and fetched again, or swapped behind the tier's back): the
+    stamp differs, so the bytes come from the file."""
+    opener = CountingOpener()
+    tier = Tier.open(tmpfs / "t0", 1024 * KIB, opener=opener)
+    tier.put(block(1), payload(1, 4 * KIB))
+    _read(tier.open_block(block(1), verify=ONCE_IN_MEMORY))
+    path = block_path(tier.root, block(1))
+    copy = path.with_suffix(".copy")
+    copy.write_bytes(path.read_bytes())
+    os.replace(copy, path)
+    opens = opener.opens
+    assert _read(tier.open_block(block(1), verify=ONCE_IN_MEMORY)) == payload(1, 4 * KIB)
+    assert opener.opens == opens + 1
+
+
+def test_resident__an_evicted_block_is_a_miss(tmpfs: Path) -> None:
+    tier = Tier.open(tmpfs / "t0", 1024 * KIB)
+    tier.put(block(1), payload(1, 4 * KIB))
+    _read(tier.open_block(block(1), verify=ONCE_IN_MEMORY))
+    assert tier.remove(block(1))
+    assert tier.open_block(block(1), verify=ONCE_IN_MEMORY) is None
+
+
+def test_resident__a_cache_ttl_still_expires_the_block(tmpfs: Path) -> None:
+    tier = Tier.open(tmpfs / "t0", 1024 * KIB)
+    tier.put(block(1), payload(1, 4 * KIB))
+    _read(tier.open_block(block(1), verify=ONCE_IN_MEMORY))
+    written = block_path(tier.root, block(1)).stat().st_mtime
+    assert tier.open_block(block(1), verify=ONCE_IN_MEMORY, written_after=written + 1) is None
+    assert tier.stats().expired == 1
+
+
+def test_resident__every_read_checked_means_nothing_resident(tmp_path: Path) -> None:
+    """A disk tier under ONCE_IN_MEMORY checks every hit: its bytes are never kept."""
+    opener = CountingOpener()
+    tier = Tier.open(tmp_path / "t0", 1024 * KIB, opener=opener)
+    tier.put(block(1), payload(1, 4 * KIB))
+    opens = opener.opens
+    for _ in range(2):
+        opened = tier.open_block(block(1), verify=ONCE_IN_MEMORY)
+        assert isinstance(opened, TierOpen) and opened.data is None
+        _read(opened)
+    assert opener.opens == opens + 2
+
+
+def test_resident__big_blocks_and_a_zero_budget_stay_on_file(tmpfs: Path) -> None:
+    tier = Tier.open(tmpfs / "t0", 2048 * KIB, options=TierOptions(resident_bytes=0))
+    tier.put(block(1), payload(1, 4 * KIB))
+    big = Tier.open(tmpfs / "t1", 2048 * KIB)
+    big.put(block(2), payload(2, 1024 * KIB))
+    for t, n in ((tier, 1), (big, 2)):
+        for _ in range(2):
+            opened = t.open_block(block(n), verify=ONCE_IN_MEMORY)
+            assert isinstance(opened, TierOpen) and opened.data is None
+            _read(opened)
+
+
+def test_resident__another_workers_block_is_served_from_memory_while_its_file_stands(
+    tmpfs: Path,
+) -> None:
+    owner = Tier.open(tmpfs / "t0", 1024 * KIB, shard=Shard(0, 2))
+    opener = CountingOpener()
+    other = Tier.open(tmpfs / "t0", 1024 * KIB, shard=Shard(1, 2), opener=opener)
+    data = os.urandom(2 * KIB)
+    owner.put(block(1), data)
+    assert _read(other.open_foreign(block(1), verify=ONCE_IN_MEMORY)) == data
+    opens = opener.opens
+    opened = other.open_foreign(block(1), verify=ONCE_IN_MEMORY, check_allowed=False)
+    assert isinstance(opened, TierOpen) and opened.data == data and opener.opens == opens
+    assert owner.remove(block(1))  # the owner drops it: the file is gone
+    assert other.open_foreign(block(1), verify=ONCE_IN_MEMORY) is None
+
+
+def test_resident__budget_keeps_the_most_recently_used() -> None:
+    resident = Resident(budget=10 * KIB, block_max=4 * KIB)
+    stamp = (1, 2, 3)
+    for n in range(3):
+        resident.put(block(n), stamp, payload(n, 4 * KIB))
+    assert resident.used <= 10 * KIB and len(resident) == 2
+    assert resident.get(block(0)) is None and resident.get(block(2)) is not None
+    resident.put(block(9), stamp, payload(9, 4 * KIB + 1))  # too big: not kept
+    assert resident.get(block(9)) is None
+    resident.drop(block(2))
+    assert resident.get(block(2)) is None and resident.used == 4 * KIB
