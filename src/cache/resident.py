@@ -1,12 +1,16 @@
-"""Small verified block payloads kept in process memory, each with the stamp of its file.
+"""Small checked block payloads kept in process memory, each with the stamp of its file.
 
-A warm hit of a small block otherwise costs open, fstat, pread and close of its file. A block
-whose bytes are resident costs one `stat` instead: when the file's stamp (inode, mtime ns, size)
-is still the one the bytes were verified and read under, the file is unchanged since and the
-resident bytes are its payload. Any change to the file (rewritten, replaced, evicted and fetched
-again) changes the stamp and the read goes the ordinary way, checked again. So what a reader
-gets is exactly what the open file would have given, with the same checks (CAC-09), only without
-three system calls and the copy out of the page cache.
+A warm hit of a small block otherwise costs open, fstat, pread and close of its file. On a tier
+that trusts a checked stamp (tmpfs by default), the payload of a small block is kept once it has
+been checked and read, with the file's stamp (inode, mtime ns, size) at that moment:
+
+- an own block is then served from memory with no system call: its bytes passed the CRC when
+  they were read, and the tier's index drops them together with the block (eviction, demotion,
+  purge, invalidation), so they are served exactly as long as the block is cached. A cache TTL
+  compares against the stamp's mtime. A file changed behind the tier's back is not read at all,
+  so it cannot be served (CAC-09 holds: only checked bytes leave);
+- another worker's block (`cache.shard`) costs one `stat`: its owner may evict it at any time,
+  so the bytes are served only while the file still has the stamp they were read under.
 
 Bounded by a byte budget, least recently used first out. Not thread-safe: the owning tier calls
 it under its lock.

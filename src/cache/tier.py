@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from cache.block_file import (
     HEADER_SIZE,
@@ -366,9 +366,9 @@ class Tier:
         # A string path: pathlib's joins cost more than the open on a warm 4 KiB hit.
         name = self._block_name(block_id)
         if resident is not None and resident[0] == trusted:
-            served = self._open_resident(block_id, name, resident, written_after)
+            served = self._open_resident(block_id, resident, written_after)
             if served is not None:
-                return served or None
+                return served
         fd = self._guarded(block_id, lambda: self._opener(name, os.O_RDONLY))
         if fd is None:
             return None
@@ -413,24 +413,19 @@ class Tier:
     def _open_resident(
         self,
         block_id: BlockId,
-        name: str,
         resident: tuple[Stamp, bytes],
         written_after: float | None,
-    ) -> TierOpen | Literal[False] | None:
-        """A hit from resident bytes when the file is unchanged since they were read; False
-        when the block is gone (a miss), None to take the ordinary path (the file changed)."""
-        status = self._guarded(block_id, lambda: os.stat(name))
-        if status is None:
-            return False
-        if written_after is not None and status.st_mtime < written_after:
-            return None  # the ordinary path expires it
-        if (status.st_ino, status.st_mtime_ns, status.st_size) != resident[0]:
+    ) -> TierOpen | None:
+        """A hit from resident bytes, or None to take the ordinary path (a cache TTL may have
+        passed: the file's own check decides). No system call: the bytes were checked when they
+        were read, and the index, which drops them with the block, still holds the block."""
+        stamp, data = resident
+        if written_after is not None and stamp[1] < written_after * 1e9:
             return None
         with self._lock:
             hits = self._count_hit(block_id, verified=False)
         if hits is None:
-            return False
-        data = resident[1]
+            return None
         return TierOpen(-1, len(data), hits, data)
 
     def _resident_payload(self, fd: int, payload_length: int, verify: VerifyReads) -> bytes | None:
