@@ -3,8 +3,9 @@
 Two kinds of series live in one module-level registry (`REGISTRY`, not prometheus_client's
 global one, so tests read exactly what a scrape shows):
 
-- per request, counted by `observe_request` (called once per S3 request from the access-log
-  line of gateway.s3app): `pcache_requests_total{op, status_class, pbucket}`,
+- per request, counted by `observe_request` (once per S3 request, from the access-log line of
+  gateway.s3app) into lock-free tallies (`gateway.request_metrics`):
+  `pcache_requests_total{op, status_class, pbucket}`,
   `pcache_request_seconds{op}` (histogram), `pcache_response_bytes_total{op, pbucket}`, and for
   cache-served GETs `pcache_cache_requests_total{result, pbucket}` and
   `pcache_cache_bytes_total{result, pbucket}` (result = hit | miss | partial);
@@ -36,11 +37,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -51,6 +51,7 @@ from prometheus_client.registry import Collector
 
 from gateway.context import SERVICES
 from gateway.metrics_merge import merge_expositions
+from gateway.request_metrics import RequestCollector, RequestTallies
 from gateway.worker_link import LINK
 from router.vendor_guard import GuardedUpstream
 
@@ -76,57 +77,9 @@ REGISTRY = CollectorRegistry()
 #: what `generate_latest` writes (newer prometheus_client call it CONTENT_TYPE_PLAIN_0_0_4)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_PBUCKET_LABELS = 1000
-#: 0.5 ms .. 30 s: a sendfile hit of a small object up to a cold multi-block miss
-LATENCY_BUCKETS = (
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-)
-CACHE_RESULTS = frozenset({"hit", "miss", "partial"})
-
-REQUESTS = Counter(
-    "pcache_requests",
-    "S3 requests served, by operation, status class and PBucket.",
-    ["op", "status_class", "pbucket"],
-    registry=REGISTRY,
-)
-REQUEST_SECONDS = Histogram(
-    "pcache_request_seconds",
-    "Time from the request's arrival to the end of its response, by operation.",
-    ["op"],
-    buckets=LATENCY_BUCKETS,
-    registry=REGISTRY,
-)
-RESPONSE_BYTES = Counter(
-    "pcache_response_bytes",
-    "Response body bytes sent, by operation and PBucket.",
-    ["op", "pbucket"],
-    registry=REGISTRY,
-)
-CACHE_REQUESTS = Counter(
-    "pcache_cache_requests",
-    "GETs served through the block cache: hit (every block cached), miss (none), partial.",
-    ["result", "pbucket"],
-    registry=REGISTRY,
-)
-CACHE_BYTES = Counter(
-    "pcache_cache_bytes",
-    "Body bytes of GETs served through the block cache, by result and PBucket.",
-    ["result", "pbucket"],
-    registry=REGISTRY,
-)
+#: the per-request series (`gateway.request_metrics`): plain tallies, collected at scrape time
+_TALLIES = RequestTallies()
+REGISTRY.register(RequestCollector(_TALLIES))
 
 _pbuckets: set[str] = set()
 _pbuckets_lock = threading.Lock()
@@ -159,50 +112,9 @@ def observe_request(
     cache_label: str | None,
 ) -> None:
     """Count one finished S3 request (`op` is the Operation name, `-` when none was found)."""
-    bucket = _pbucket_label(pbucket, status)
-    key = (op, _status_class(status), bucket, cache_label)
-    series = _SERIES.get(key)
-    if series is None:
-        series = _series(*key)
-    series.requests.inc()
-    series.seconds.observe(max(seconds, 0.0))
-    if bytes > 0:
-        series.response_bytes.inc(bytes)
-    if series.cache_requests is not None and series.cache_bytes is not None:
-        series.cache_requests.inc()
-        if bytes > 0:
-            series.cache_bytes.inc(bytes)
-
-
-@dataclass(frozen=True, slots=True)
-class _Series:
-    """The labelled children one kind of request updates: looking them up by label values
-    costs more than the increments themselves, so they are kept per label combination."""
-
-    requests: Any
-    seconds: Any
-    response_bytes: Any
-    cache_requests: Any
-    cache_bytes: Any
-
-
-_SERIES: dict[tuple[str, str, str, str | None], _Series] = {}
-_MAX_SERIES = 10_000  # label values are bounded (see _pbucket_label); this is a backstop
-
-
-def _series(op: str, status_class: str, bucket: str, cache_label: str | None) -> _Series:
-    if len(_SERIES) >= _MAX_SERIES:
-        _SERIES.clear()
-    cached = cache_label in CACHE_RESULTS
-    series = _Series(
-        REQUESTS.labels(op, status_class, bucket),
-        REQUEST_SECONDS.labels(op),
-        RESPONSE_BYTES.labels(op, bucket),
-        CACHE_REQUESTS.labels(cache_label, bucket) if cached else None,
-        CACHE_BYTES.labels(cache_label, bucket) if cached else None,
+    _TALLIES.observe(
+        op, _status_class(status), _pbucket_label(pbucket, status), cache_label, bytes, seconds
     )
-    _SERIES[(op, status_class, bucket, cache_label)] = series
-    return series
 
 
 # --- scrape-time state ----------------------------------------------------------------------

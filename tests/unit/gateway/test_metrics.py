@@ -141,3 +141,21 @@ def test_bind__a_second_node_replaces_the_first() -> None:
     metrics.bind(first)
     metrics.bind(second)
     assert metrics._bound == [second]
+
+
+def test_observe_request__one_sample_per_label_set_whatever_the_cache_result() -> None:
+    """Hits and misses of one operation and PBucket are one requests_total sample (the cache
+    result is a label of the cache families only)."""
+    op, pb = "GetObject", "pb-one-sample"
+    metrics.observe_request(op, pb, 200, 5, 0.001, "miss")
+    metrics.observe_request(op, pb, 200, 5, 0.001, "hit")
+    metrics.observe_request(op, pb, 200, 5, 0.001, None)
+    text = generate_latest(metrics.REGISTRY).decode()
+    rows = [
+        line
+        for line in text.splitlines()
+        if line.startswith("pcache_requests_total{") and f'pbucket="{pb}"' in line
+    ]
+    assert len(rows) == 1 and rows[0].endswith(" 3.0")
+    assert _value("pcache_response_bytes_total", op=op, pbucket=pb) == 15
+    assert _value("pcache_cache_requests_total", result="hit", pbucket=pb) == 1
