@@ -12,7 +12,11 @@ metadata does not live in Redis forever. Invalidation deletes the Redis entry an
 A node that misses a message still converges: local entries are only trusted for `local_ttl`
 seconds before Redis is asked again. Pub/sub loses messages only with its connection, and a lost
 connection clears every local entry, so `local_ttl` is a backstop, not the freshness rule (that
-is the caller's max-age): 5 s keeps a hot object's reads off Redis almost entirely.
+is the caller's max-age). At 60 s it keeps reads off Redis for hot objects and for scans that
+come back within a minute (a Redis round trip costs more CPU than the rest of a warm hit).
+Negative entries are trusted locally no longer than `negative_ttl`. A Redis read that overlaps
+an invalidation may return what the invalidation replaced: such an entry is kept only
+`RACE_TTL` seconds, so it cannot outlive the message by more than that.
 
 Other per-process caches derived from objects (the listing-page cache, `cache.list_cache`)
 follow the same invalidations through `listeners`: each is called with the scope of every
@@ -35,11 +39,13 @@ from typing import Any
 import redis.asyncio
 from redis.exceptions import RedisError
 
-__all__ = ["INVALIDATION_CHANNEL", "MetaCache", "MetaEntry"]
+__all__ = ["INVALIDATION_CHANNEL", "RACE_TTL", "MetaCache", "MetaEntry"]
 
 log = logging.getLogger("pcache.cache.meta")
 
 INVALIDATION_CHANNEL = "pc:c:inval"
+#: seconds an entry read from Redis while an invalidation arrived is trusted locally
+RACE_TTL = 5.0
 _PREFIX = "pc:c:meta:"
 _SEP = "\0"
 
@@ -60,8 +66,8 @@ class MetaCache:
         self,
         redis_client: redis.asyncio.Redis,
         *,
-        local_entries: int = 10_000,
-        local_ttl: float = 5.0,
+        local_entries: int = 16_384,
+        local_ttl: float = 60.0,
         redis_ttl: int = 86_400,
         negative_ttl: float = 5.0,
         wall: Callable[[], float] = time.time,
@@ -75,6 +81,8 @@ class MetaCache:
         self._wall = wall
         self._clock = clock
         self._local: OrderedDict[str, tuple[float, MetaEntry]] = OrderedDict()
+        #: bumped by every invalidation (see RACE_TTL)
+        self._generation = 0
         self._task: asyncio.Task[None] | None = None
         #: called with the scope of every invalidation (None: all scopes), see the docstring
         self.listeners: list[Callable[[str | None], None]] = []
@@ -108,6 +116,7 @@ class MetaCache:
                         if message.get("type") == "message":
                             data = message["data"]
                             name = data.decode("utf-8") if isinstance(data, bytes) else str(data)
+                            self._generation += 1
                             self._local.pop(name, None)
                             self._notify(name.partition(_SEP)[0])
                 finally:
@@ -123,6 +132,7 @@ class MetaCache:
                 await asyncio.sleep(0.5)
 
     def _forget_all(self) -> None:
+        self._generation += 1
         self._local.clear()
         self._notify(None)
 
@@ -145,6 +155,7 @@ class MetaCache:
         if hit is not None and hit[0] > now:
             self._local.move_to_end(name)
             return hit[1]
+        generation = self._generation
         try:
             raw = await self._redis.get(_PREFIX + name)
         except RedisError:
@@ -156,7 +167,7 @@ class MetaCache:
         entry = MetaEntry(document=doc["d"], fetched_at=float(doc["t"]))
         if entry.document is None and self._wall() - entry.fetched_at > self.negative_ttl:
             return None
-        self._remember(name, entry)
+        self._remember(name, entry, raced=generation != self._generation)
         return entry
 
     async def put(self, scope: str, key: str, document: dict[str, Any] | None) -> MetaEntry:
@@ -172,6 +183,7 @@ class MetaCache:
     async def invalidate(self, scope: str, key: str) -> None:
         """Forget `key` here, in Redis and on every node (a write, copy or delete happened)."""
         name = self._name(scope, key)
+        self._generation += 1
         self._local.pop(name, None)
         self._notify(scope)
         try:
@@ -190,8 +202,11 @@ class MetaCache:
         except RedisError as err:
             log.warning("meta cache: invalidation of a scope not shared (%s)", err)
 
-    def _remember(self, name: str, entry: MetaEntry) -> None:
-        self._local[name] = (self._clock() + self._local_ttl, entry)
+    def _remember(self, name: str, entry: MetaEntry, *, raced: bool = False) -> None:
+        ttl = self._local_ttl if entry.document is not None else self.negative_ttl
+        if raced:
+            ttl = min(ttl, RACE_TTL)
+        self._local[name] = (self._clock() + ttl, entry)
         self._local.move_to_end(name)
         while len(self._local) > self._max:
             self._local.popitem(last=False)
