@@ -61,7 +61,7 @@ from cache.block_file import (
 from cache.blocks import BlockId
 from cache.fs_kind import is_memory_backed
 from cache.health import Clock, IoHealth
-from cache.resident import RESIDENT_BUDGET, Resident
+from cache.resident import RESIDENT_BLOCK_MAX, RESIDENT_BUDGET, Resident
 from cache.resident import Stamp as ResidentStamp
 from cache.shard import SOLE, Shard
 from cache.sieve import SievePolicy
@@ -86,6 +86,9 @@ _T = TypeVar("_T")
 # A full file system says nothing about the device's health: count it, never trip the breaker.
 _NOT_THE_DEVICE = frozenset({errno.ENOSPC, errno.EDQUOT})
 _FOREIGN_CHECKED_MAX = 4096
+#: a block this small is CRC-checked by whoever asks, even the event loop (microseconds; a hop
+#: to a worker thread costs more)
+INLINE_CHECK_MAX = RESIDENT_BLOCK_MAX
 #: share of a tier's file system kept free unless `TierOptions.min_free_ratio` says otherwise
 DEFAULT_MIN_FREE_RATIO = 0.05
 
@@ -387,7 +390,7 @@ class Tier:
             stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
             checked = stamp != trusted
             if checked:
-                if not check_allowed:
+                if not check_allowed and not self._checks_inline(payload_length):
                     os.close(fd)
                     return Deferred.CHECK
                 path = Path(name)
@@ -472,6 +475,10 @@ class Tier:
         self._policy.access(block_id)
         return entry.hits
 
+    def _checks_inline(self, payload_length: int) -> bool:
+        """Whether a check may run on the caller's thread even when that is the event loop."""
+        return self.memory_backed and payload_length <= INLINE_CHECK_MAX
+
     def _block_name(self, block_id: BlockId) -> str:
         """`block_path` as a string, for the hot paths."""
         hex_id = block_id.hex
@@ -554,7 +561,7 @@ class Tier:
                     else None
                 )
             if stamp != trusted:
-                if not check_allowed:
+                if not check_allowed and not self._checks_inline(status.st_size - HEADER_SIZE):
                     os.close(fd)
                     return Deferred.CHECK
                 check_fd(fd, Path(name), expected=block_id)
@@ -671,7 +678,14 @@ class Tier:
                 # or every later admission would fail the same way.
                 freed = self._evict_locked(file_size) if error.errno in _NOT_THE_DEVICE else ()
             return Admission(stored=False, evicted=freed) if freed else _REFUSED
-        return self._install(block_id, tmp, file_size, Move.ADMIT)
+        # These bytes are the ones just written: the block needs no check before its first hit
+        # (and a small one is resident from the start).
+        written = os.stat(tmp)
+        stamp = (written.st_ino, written.st_mtime_ns, written.st_size)
+        small = self._resident.wants(file_size - HEADER_SIZE)
+        return self._install(
+            block_id, tmp, file_size, Move.ADMIT, (stamp, bytes(data) if small else None)
+        )
 
     def adopt(
         self, source: Path, block_id: BlockId, file_size: int, *, move: Move, consume: bool
@@ -726,8 +740,16 @@ class Tier:
         if consume:
             _unlink_quietly(source)
 
-    def _install(self, block_id: BlockId, tmp: Path, file_size: int, move: Move) -> Admission:
-        """Make room and rename a written temporary file into place, under the lock."""
+    def _install(
+        self,
+        block_id: BlockId,
+        tmp: Path,
+        file_size: int,
+        move: Move,
+        written: tuple[Stamp, bytes | None] | None = None,
+    ) -> Admission:
+        """Make room and rename a written temporary file into place, under the lock. `written`:
+        the file's stamp and payload when this process wrote them (trusted as checked)."""
         with self._lock:
             if block_id in self._index:
                 _unlink_quietly(tmp)
@@ -745,7 +767,11 @@ class Tier:
                 self._io_error_locked(error)
                 self._refused += 1
                 return Admission(stored=False, evicted=evicted)
-            self._index[block_id] = _Entry(file_size)
+            entry = self._index[block_id] = _Entry(file_size)
+            if written is not None:
+                entry.stamp, entry.verified = written[0], True
+                if written[1] is not None:
+                    self._resident.put(block_id, written[0], written[1])
             self._policy.insert(block_id)
             self._used += file_size
             if move is Move.PROMOTE:

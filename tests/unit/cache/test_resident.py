@@ -158,3 +158,39 @@ def test_resident__budget_keeps_the_most_recently_used() -> None:
     assert resident.get(block(9)) is None
     resident.drop(block(2))
     assert resident.get(block(2)) is None and resident.used == 4 * KIB
+
+
+def test_resident__a_block_this_tier_wrote_needs_no_check_before_its_first_hit(
+    tmpfs: Path,
+) -> None:
+    """The bytes were in hand when the file was written: the first hit, even from the event
+    loop, opens nothing (small block) or checks nothing (big one)."""
+    opener = CountingOpener()
+    tier = Tier.open(tmpfs / "t0", 2048 * KIB, opener=opener)
+    small, big = os.urandom(2 * KIB), os.urandom(1024 * KIB)
+    tier.put(block(1), small)
+    tier.put(block(2), big)
+    opens = opener.opens
+    first = tier.open_block(block(1), verify=ONCE_IN_MEMORY, check_allowed=False)
+    assert isinstance(first, TierOpen) and first.data == small and opener.opens == opens
+    opened = tier.open_block(block(2), verify=ONCE_IN_MEMORY, check_allowed=False)
+    assert isinstance(opened, TierOpen) and opened.data is None  # not Deferred.CHECK
+    assert _read(opened) == big
+
+
+def test_resident__a_small_unchecked_block_is_checked_inline_on_the_event_loop(
+    tmpfs: Path,
+) -> None:
+    """After a restart nothing is known to be sound: a small block is checked by the caller
+    (no worker thread), and a corrupt one is still caught."""
+    Tier.open(tmpfs / "t0", 1024 * KIB).put(block(1), payload(1, 4 * KIB))
+    Tier.open(tmpfs / "t0", 1024 * KIB).put(block(2), payload(2, 4 * KIB))
+    tier = Tier.open(tmpfs / "t0", 1024 * KIB)
+    opened = tier.open_block(block(1), verify=ONCE_IN_MEMORY, check_allowed=False)
+    assert _read(opened) == payload(1, 4 * KIB)
+    path = block_path(tier.root, block(2))
+    with open(path, "r+b") as handle:
+        handle.seek(PAYLOAD_OFFSET + 10)
+        handle.write(b"\xff")
+    assert tier.open_block(block(2), verify=ONCE_IN_MEMORY, check_allowed=False) is None
+    assert tier.stats().checksum_failures == 1

@@ -73,9 +73,9 @@ def test_verify_reads__a_memory_tier_trusts_a_checked_stamp(tmpfs: Path) -> None
     """The trade-off on tmpfs: after the first check a hit opens inline (no thread), and a
     change that keeps the stamp is not looked for; one that changes it is. (A block too big to
     be resident: a small one is not read from its file again, see test_resident.)"""
-    tier = Tier.open(tmpfs / "t0", 1024 * KIB)
+    Tier.open(tmpfs / "t0", 1024 * KIB).put(block(1), payload(1, 128 * KIB))
+    tier = Tier.open(tmpfs / "t0", 1024 * KIB)  # a restart: the file is not known to be sound
     assert tier.memory_backed
-    tier.put(block(1), payload(1, 128 * KIB))
     assert _open(tier, 1, check_allowed=False) is Deferred.CHECK  # never checked yet
     assert isinstance(_open(tier, 1), TierOpen)
     assert isinstance(_open(tier, 1, check_allowed=False), TierOpen)  # inline from now on
