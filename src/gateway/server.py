@@ -51,6 +51,7 @@ from gateway.config import Config, PBucketConfig, TierConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.lifecycle_service import add_lifecycle
+from gateway.malloc_tune import return_big_buffers
 from gateway.metrics import REGISTRY, add_metrics_route
 from gateway.s3app import add_s3_routes
 from gateway.sts import add_sts_routes
@@ -386,6 +387,7 @@ def run(cfg: Config, argv: Sequence[str] = ()) -> None:
     shard = Shard(*worker) if worker else SOLE
     if worker:
         die_with_supervisor()
+    return_big_buffers()
     _logging(cfg.log_level, shard)
     main = serve(cfg, shard) if worker or cfg.workers == 1 else supervise(cfg, argv, _shared)
     try:
