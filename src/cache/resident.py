@@ -9,8 +9,9 @@ been checked and read, with the file's stamp (inode, mtime ns, size) at that mom
   purge, invalidation), so they are served exactly as long as the block is cached. A cache TTL
   compares against the stamp's mtime. A file changed behind the tier's back is not read at all,
   so it cannot be served (CAC-09 holds: only checked bytes leave);
-- another worker's block (`cache.shard`) costs one `stat`: its owner may evict it at any time,
-  so the bytes are served only while the file still has the stamp they were read under.
+- another worker's block (`cache.shard`) costs one `stat` a second: its owner may evict it at
+  any time, so the bytes are served only while the file still has the stamp they were read
+  under, looked at again at most `tier.FOREIGN_RECHECK` seconds after it was last seen.
 
 Bounded by a byte budget, least recently used first out. Not thread-safe: the owning tier calls
 it under its lock.

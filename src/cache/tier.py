@@ -86,6 +86,10 @@ _T = TypeVar("_T")
 # A full file system says nothing about the device's health: count it, never trip the breaker.
 _NOT_THE_DEVICE = frozenset({errno.ENOSPC, errno.EDQUOT})
 _FOREIGN_CHECKED_MAX = 4096
+#: seconds a resident block of another worker is served before its file is looked at again: its
+#: owner may have evicted it meanwhile (the bytes stay right for its id; a purge reaches every
+#: worker's reads within this time)
+FOREIGN_RECHECK = 1.0
 #: a block this small is CRC-checked by whoever asks, even the event loop (microseconds; a hop
 #: to a worker thread costs more)
 INLINE_CHECK_MAX = RESIDENT_BLOCK_MAX
@@ -248,6 +252,9 @@ class Tier:
         self._opener = opener
         self._lock = threading.Lock()
         self._resident = Resident(options.resident_bytes)
+        self._clock = clock
+        #: when a resident foreign block's file was last seen unchanged (monotonic seconds)
+        self._foreign_seen: dict[BlockId, float] = {}
         self._index: dict[BlockId, _Entry] = {}
         self._policy: SievePolicy[BlockId] = SievePolicy()
         self._health = IoHealth(
@@ -531,7 +538,7 @@ class Tier:
             resident = self._resident.get(block_id) if trusted is not None else None
         name = self._block_name(block_id)
         if resident is not None and resident[0] == trusted:
-            served = self._open_foreign_resident(name, resident, written_after)
+            served = self._open_foreign_resident(block_id, name, resident, written_after)
             if served is not None:
                 return served
         try:
@@ -573,6 +580,7 @@ class Tier:
             if payload is not None:
                 with self._lock:
                     self._resident.put(block_id, stamp, payload)
+                    self._saw_foreign_locked(block_id, self._clock())
         except CorruptBlock as error:
             os.close(fd)
             _log.warning("corrupt block removed: %s", error)
@@ -591,22 +599,40 @@ class Tier:
         return TierOpen(fd, status.st_size - HEADER_SIZE, 0)
 
     def _open_foreign_resident(
-        self, name: str, resident: tuple[Stamp, bytes], written_after: float | None
+        self,
+        block_id: BlockId,
+        name: str,
+        resident: tuple[Stamp, bytes],
+        written_after: float | None,
     ) -> TierOpen | Deferred | None:
-        """As `_open_resident`, for another worker's block; None takes the ordinary path (which
-        also accounts a vanished file as a miss)."""
-        try:
-            status = os.stat(name)
-        except OSError:
+        """As `_open_resident`, for another worker's block: served while its file still has the
+        stamp the bytes were read under, looked at (one `stat`) at most once per
+        `FOREIGN_RECHECK` seconds. None takes the ordinary path (which also accounts a vanished
+        file as a miss)."""
+        stamp, data = resident
+        if written_after is not None and stamp[1] < written_after * 1e9:
             return None
-        if written_after is not None and status.st_mtime < written_after:
-            return None
-        if (status.st_ino, status.st_mtime_ns, status.st_size) != resident[0]:
-            return None
+        now = self._clock()
+        with self._lock:
+            seen = self._foreign_seen.get(block_id)
+        if seen is None or now - seen >= FOREIGN_RECHECK:
+            try:
+                status = os.stat(name)
+            except OSError:
+                return None
+            if (status.st_ino, status.st_mtime_ns, status.st_size) != stamp:
+                return None
+            with self._lock:
+                self._saw_foreign_locked(block_id, now)
         with self._lock:
             self._hits += 1
-        data = resident[1]
         return TierOpen(-1, len(data), 0, data)
+
+    def _saw_foreign_locked(self, block_id: BlockId, now: float) -> None:
+        self._foreign_seen.pop(block_id, None)
+        self._foreign_seen[block_id] = now
+        if len(self._foreign_seen) > _FOREIGN_CHECKED_MAX:
+            del self._foreign_seen[next(iter(self._foreign_seen))]
 
     def has_file(self, block_id: BlockId, written_after: float | None = None) -> bool:
         """Whether a block file exists here (written after `written_after`, if given): a stat,

@@ -483,8 +483,13 @@ async def cached_get(
         # task and no generator: the block is opened here.
         opened = await cache.store.open_block(ids[0], cutoff)
         if opened is not None:
-            piece = FileSlice(opened, slices[0].offset, slices[0].length)
-            return info, span, _Chain(piece, None), "hit"
+            piece = slices[0]
+            if opened.data is not None:  # resident: the bytes themselves, nothing to close
+                chunk = opened.data
+                if piece.offset or piece.length != len(chunk):
+                    chunk = chunk[piece.offset : piece.offset + piece.length]
+                return info, span, _Chain(chunk, None), "hit"
+            return info, span, _Chain(FileSlice(opened, piece.offset, piece.length), None), "hit"
     present = sum(bid.hex in cache.filling or cache.store.contains(bid, cutoff) for bid in ids)
     label = "hit" if present == len(ids) else "miss" if present == 0 else "partial"
     body = _body(cache, ctx, view, info, slices, ids, size)

@@ -80,10 +80,19 @@ def decode_component(raw: str, what: str = "key") -> str:
     """Percent-decode strictly to UTF-8; invalid sequences are a client error, not an alias."""
     if raw.isascii() and "%" not in raw:
         return raw  # nothing to decode (most keys and every presigned parameter name)
+    decoded = _decoded(raw)
+    if decoded is None:
+        raise S3Error("InvalidArgument", f"The {what} is not valid UTF-8.")
+    return decoded
+
+
+@functools.lru_cache(maxsize=1024)
+def _decoded(raw: str) -> str | None:
+    # Memoised: a client sends the same escaped credential, key or token request after request.
     try:
         return unquote_to_bytes(raw).decode("utf-8", errors="strict")
     except UnicodeDecodeError:
-        raise S3Error("InvalidArgument", f"The {what} is not valid UTF-8.") from None
+        return None
 
 
 def parse_query(raw_query: str) -> dict[str, str]:

@@ -254,6 +254,37 @@ def test_tier_full__tmpfs_fills_before_capacity_and_every_get_is_still_exact(
         assert "Traceback" not in gw.log_text()
 
 
+def test_resident__small_blocks_on_tmpfs_serve_exact_ranges_without_their_files(
+    tmp_path: Path, tmpfs16: Path, far: FaultProxy, seaweed: SeaweedServer, redis_server: str
+) -> None:
+    """Blocks of at most 64 KiB on a tmpfs tier stay in the node's memory once read: with the
+    vendor cut off and the block files deleted behind the tier's back, whole reads and ranges
+    (inside one block, and across blocks) are still hits and byte-exact."""
+    tier = tmpfs16 / "tier"
+    config = tier_config(far, seaweed, redis_server, [("ram", tier, 8 * MIB)])
+    with GatewayProcess(tmp_path, config=config, extra_env=SHARED_KEY) as gw:
+        client = gw.client()
+        bucket = new_bucket(client)
+        body = os.urandom(3 * BLOCK + 100)
+        client.put_object(Bucket=bucket, Key="r", Body=body)
+        assert _get(client, bucket, "r")[0] == body
+        settled_status(gw)
+        assert _get(client, bucket, "r")[1]["x-pcache-cache"] == "hit"  # now resident
+        far.mode = "reset"
+        far.drop_connections()
+        far.reset_counters()
+        for path in block_files(tier).values():
+            path.unlink()
+        ranges = [(0, 0), (5, 99), (BLOCK - 1, BLOCK), (BLOCK + 7, 2 * BLOCK - 3)]
+        ranges += [(2 * BLOCK, 3 * BLOCK + 99), (3 * BLOCK + 50, 3 * BLOCK + 99), (10, 3 * BLOCK)]
+        for first, last in ranges:
+            got, headers = _get(client, bucket, "r", Range=f"bytes={first}-{last}")
+            assert got == body[first : last + 1], (first, last)
+            assert headers["x-pcache-cache"] == "hit"
+        assert _get(client, bucket, "r")[0] == body
+        assert far.requests == 0
+
+
 def test_tier_capacity__one_mib_tier_never_holds_more(
     tmp_path: Path, far: FaultProxy, seaweed: SeaweedServer, redis_server: str
 ) -> None:

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from tests.integration.test_cache_faults import admin
 from tests.rig.cachegw import SHARED_KEY, far_config
 from tests.rig.gateway import GatewayProcess
+from tests.rig.iam import until
 from tests.rig.proxy import FaultProxy
 from tests.rig.seaweed import SeaweedServer
 
@@ -70,7 +71,8 @@ def test_cache_ttl__old_blocks_under_the_prefix_are_fetched_again_others_still_h
     doc = {"rules": [{"prefix": "tmp/", "seconds": 3600}]}
     assert api.ok("PUT", f"/admin/v1/pbuckets/{bucket}/cache-ttl", doc) == doc
     assert _get(client, bucket, "tmp/a") == (bodies["tmp/a"], "hit")  # an hour has not passed
-    assert _age_blocks(node.workdir / "tier", 7200) >= 4
+    # The tier writes run beside the responses: wait until all four blocks have landed.
+    until(lambda: _age_blocks(node.workdir / "tier", 7200) >= 4)
     far.reset_counters()
     assert _get(client, bucket, "keep/b") == (bodies["keep/b"], "hit")  # no rule: any age
     assert far.requests == 0

@@ -12,9 +12,9 @@ import pytest
 from cache.block_file import PAYLOAD_OFFSET, block_path, default_opener
 from cache.resident import Resident
 from cache.shard import Shard
-from cache.tier import Tier, TierOpen, TierOptions, VerifyReads
+from cache.tier import FOREIGN_RECHECK, Tier, TierOpen, TierOptions, VerifyReads
 from tests.rig.tmpfs import mounted_tmpfs
-from tests.unit.cache._helpers import block, payload
+from tests.unit.cache._helpers import FakeClock, block, payload
 
 KIB = 1024
 ONCE_IN_MEMORY = VerifyReads.ONCE_IN_MEMORY
@@ -122,8 +122,8 @@ def test_resident__another_workers_block_is_served_from_memory_while_its_file_st
     tmpfs: Path,
 ) -> None:
     owner = Tier.open(tmpfs / "t0", 1024 * KIB, shard=Shard(0, 2))
-    opener = CountingOpener()
-    other = Tier.open(tmpfs / "t0", 1024 * KIB, shard=Shard(1, 2), opener=opener)
+    opener, clock = CountingOpener(), FakeClock()
+    other = Tier.open(tmpfs / "t0", 1024 * KIB, shard=Shard(1, 2), opener=opener, clock=clock)
     data = os.urandom(2 * KIB)
     owner.put(block(1), data)
     assert _read(other.open_foreign(block(1), verify=ONCE_IN_MEMORY)) == data
@@ -131,19 +131,24 @@ def test_resident__another_workers_block_is_served_from_memory_while_its_file_st
     opened = other.open_foreign(block(1), verify=ONCE_IN_MEMORY, check_allowed=False)
     assert isinstance(opened, TierOpen) and opened.data == data and opener.opens == opens
     path = block_path(owner.root, block(1))
-    with open(path, "r+b") as handle:  # a write changes the stamp: checked again, and caught
+    with open(path, "r+b") as handle:  # a write changes the stamp ...
         handle.seek(PAYLOAD_OFFSET + 10)
         handle.write(bytes([data[10] ^ 0xFF]))
+    clock.now += FOREIGN_RECHECK  # ... seen at the next look: checked again, and caught
     assert other.open_foreign(block(1), verify=ONCE_IN_MEMORY) is None
     assert other.stats().checksum_failures == 1
 
 
 def test_resident__another_workers_evicted_block_is_a_miss(tmpfs: Path) -> None:
     owner = Tier.open(tmpfs / "t0", 1024 * KIB, shard=Shard(0, 2))
-    other = Tier.open(tmpfs / "t0", 1024 * KIB, shard=Shard(1, 2))
+    clock = FakeClock()
+    other = Tier.open(tmpfs / "t0", 1024 * KIB, shard=Shard(1, 2), clock=clock)
     owner.put(block(1), payload(1, 2 * KIB))
     _read(other.open_foreign(block(1), verify=ONCE_IN_MEMORY))
     assert owner.remove(block(1))  # the owner drops it: the file is gone
+    # Within the recheck window the checked bytes are still served (right for the id) ...
+    assert _read(other.open_foreign(block(1), verify=ONCE_IN_MEMORY)) == payload(1, 2 * KIB)
+    clock.now += FOREIGN_RECHECK  # ... and not after it
     assert other.open_foreign(block(1), verify=ONCE_IN_MEMORY) is None
 
 
