@@ -51,7 +51,7 @@ from gateway.config import Config, PBucketConfig, TierConfig
 from gateway.context import SERVICES, GatewaySettings, Services
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.lifecycle_service import add_lifecycle
-from gateway.malloc_tune import return_big_buffers
+from gateway.malloc_tune import return_big_buffers, tune_gc
 from gateway.metrics import REGISTRY, add_metrics_route
 from gateway.s3app import add_s3_routes
 from gateway.sts import add_sts_routes
@@ -368,6 +368,7 @@ async def serve(cfg: Config, shard: Shard = SOLE) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         services = await node.start()
+        tune_gc()
         for ep in node.endpoints:
             who = f" (worker {shard.index} of {shard.count})" if shard.count > 1 else ""
             print(f"PCache listening on {ep}{who}", file=sys.stderr, flush=True)

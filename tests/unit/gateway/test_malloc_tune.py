@@ -42,3 +42,20 @@ def _growth_kib(mode: str) -> int:
 )
 def test_return_big_buffers__freed_block_buffers_do_not_stay_resident() -> None:
     assert _growth_kib("tuned") < 2048
+
+
+def test_tune_gc__young_collections_are_rarer_and_start_up_objects_frozen() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import gc; from gateway.malloc_tune import GC_THRESHOLD, tune_gc\n"
+            "kept = [object() for _ in range(1000)]\n"
+            "tune_gc()\n"
+            "print(gc.get_threshold()[0] == GC_THRESHOLD, gc.get_freeze_count() >= 1000)",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert out.stdout.split() == ["True", "True"]
