@@ -673,7 +673,8 @@ async def _tee(
             consumed += len(chunk)
             buffer += chunk
             while len(buffer) >= size or (buffer and index * size + len(buffer) == info.size):
-                block = bytes(buffer[:size])
+                with memoryview(buffer) as whole, whole[:size] as head:
+                    block = bytes(head)  # one copy of the block, not two
                 del buffer[:size]
                 bid = BlockId.of(*names, info.etag, index, block_size=size)
                 if bid.hex not in cache.filling and not cache.store.contains(bid):
