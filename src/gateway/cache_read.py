@@ -31,6 +31,7 @@ from cache.list_cache import ListCache
 from cache.meta import MetaCache, MetaEntry
 from cache.single_flight import SingleFlight
 from cache.store import TieredStore
+from gateway.buffers import read_exactly
 from gateway.cache_policy import Freshness, FreshnessMode, ObjectPolicy, PolicyBook, WriteMode
 from gateway.cache_ttl_view import CacheTtlView
 from gateway.context import RequestContext
@@ -276,12 +277,13 @@ async def _fetch_block(
                 conditions=Conditions(if_match=info.etag),
             )
             try:
-                parts = [chunk async for chunk in stream.body]
+                data = await read_exactly(stream.body, last - first + 1)
+            except ValueError:
+                raise S3Error(
+                    "InternalError", "The vendor returned a block of the wrong size."
+                ) from None
             finally:
                 await stream.aclose()
-        data = b"".join(parts)
-        if len(data) != last - first + 1:
-            raise S3Error("InternalError", "The vendor returned a short block.")
         # The client gets the bytes now; the tier write (and its CRC pass) runs beside it, and
         # until it lands the block is served from `filling` so no reader goes back to the vendor.
         cache.filling[bid.hex] = data

@@ -36,6 +36,7 @@ from aiohttp import web
 from cache.blocks import BlockId
 from cache.shard import Shard
 from cache.store import TieredStore
+from gateway.buffers import read_exactly
 from router.errors import UpstreamError, VendorUnavailable
 
 __all__ = ["LINK", "TOUCH_FLUSH", "Filler", "WorkerLink", "socket_path"]
@@ -130,7 +131,9 @@ class WorkerLink:
                 "http://worker/fill", json=body, timeout=_FILL_TIMEOUT
             ) as resp:
                 if resp.status == 200:
-                    return await resp.read()
+                    if resp.content_length is None:
+                        return await resp.read()
+                    return await read_exactly(resp.content.iter_any(), resp.content_length)
                 if resp.status == 409:
                     error = await resp.json()
                     if error.get("kind") == "unavailable":
