@@ -97,3 +97,27 @@ def test_listing_freshness__the_listed_prefix_rule_or_a_stricter_one_below_it() 
     assert book.listing_freshness("pb", "") == revalidate  # the whole PBucket holds data/live/
     assert book.listing_freshness("nobody", "") == DEFAULTS.freshness
     assert book.listing_freshness("other", "x") == revalidate
+
+
+def test_info_doc__round_trips_and_leaves_unset_fields_out() -> None:
+    from datetime import UTC, datetime
+
+    from gateway.cache_read import info_from_doc, info_to_doc
+    from router.models import ObjectInfo
+
+    moment = datetime(2026, 12, 8, 3, 0, 0, tzinfo=UTC)
+    bare = ObjectInfo(key="k", size=3, etag='"e"', last_modified=moment)
+    full = ObjectInfo(
+        key="k",
+        size=3,
+        etag='"e"',
+        last_modified=moment,
+        content_type="text/plain",
+        user_metadata={"a": "b"},
+        checksums={"CRC32": "AAAAAA=="},
+        checksum_type="FULL_OBJECT",
+        tag_count=2,
+    )
+    assert set(info_to_doc(bare)) == {"key", "size", "etag", "last_modified"}
+    for info in (bare, full):
+        assert info_from_doc(info_to_doc(info)) == info
