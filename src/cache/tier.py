@@ -221,6 +221,11 @@ class _NoRoom(Exception):
     """Even evicting every block would not make the new one fit."""
 
 
+def _older_than(stamp: Stamp, written_after: float | None) -> bool:
+    """Whether the file a stamp was taken of was written before a cache TTL's cut-off."""
+    return written_after is not None and stamp[1] < written_after * 1e9
+
+
 def _unlink_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):  # leftovers in tmp/ are removed at the next open
         os.unlink(path)
@@ -245,16 +250,17 @@ class Tier:
         self._root_name = os.fspath(root)
         self._shard = shard
         self._tmp = root / shard.tmp_dir
-        #: stamps of other workers' blocks this worker has checked (`VerifyReads.ONCE`), bounded
-        self._foreign_checked: collections.OrderedDict[BlockId, Stamp] = collections.OrderedDict()
+        #: other workers' blocks this worker has checked (`VerifyReads.ONCE`): the file's stamp
+        #: and when (clock seconds) the file was last seen with it; bounded
+        self._foreign_checked: collections.OrderedDict[BlockId, tuple[Stamp, float]] = (
+            collections.OrderedDict()
+        )
         self._capacity = capacity
         self._options = options
         self._opener = opener
         self._lock = threading.Lock()
         self._resident = Resident(options.resident_bytes)
         self._clock = clock
-        #: when a resident foreign block's file was last seen unchanged (monotonic seconds)
-        self._foreign_seen: dict[BlockId, float] = {}
         self._index: dict[BlockId, _Entry] = {}
         self._policy: SievePolicy[BlockId] = SievePolicy()
         self._health = IoHealth(
@@ -373,12 +379,12 @@ class Tier:
             trusted = entry.stamp if self._trusts_checked_files(verify) else None
             payload_length = entry.file_size - HEADER_SIZE
             resident = self._resident.get(block_id) if trusted is not None else None
-        # A string path: pathlib's joins cost more than the open on a warm 4 KiB hit.
-        name = self._block_name(block_id)
         if resident is not None and resident[0] == trusted:
             served = self._open_resident(block_id, resident, written_after)
             if served is not None:
                 return served
+        # A string path: pathlib's joins cost more than the open on a warm 4 KiB hit.
+        name = self._block_name(block_id)
         fd = self._guarded(block_id, lambda: self._opener(name, os.O_RDONLY))
         if fd is None:
             return None
@@ -430,7 +436,7 @@ class Tier:
         passed: the file's own check decides). No system call: the bytes were checked when they
         were read, and the index, which drops them with the block, still holds the block."""
         stamp, data = resident
-        if written_after is not None and stamp[1] < written_after * 1e9:
+        if _older_than(stamp, written_after):
             return None
         with self._lock:
             hits = self._count_hit(block_id, verified=False)
@@ -532,13 +538,15 @@ class Tier:
         with self._lock:
             if not self._health.available():
                 return None
-            trusted = (
+            checked = (
                 self._foreign_checked.get(block_id) if self._trusts_checked_files(verify) else None
             )
-            resident = self._resident.get(block_id) if trusted is not None else None
+            trusted = checked[0] if checked is not None else None
+            resident = self._resident.get(block_id) if checked is not None else None
         name = self._block_name(block_id)
-        if resident is not None and resident[0] == trusted:
-            served = self._open_foreign_resident(block_id, name, resident, written_after)
+        if checked is not None and resident is not None and resident[0] == checked[0]:
+            seen = checked[1]
+            served = self._open_foreign_resident(block_id, name, resident, seen, written_after)
             if served is not None:
                 return served
         try:
@@ -561,26 +569,16 @@ class Tier:
                     self._expired += 1
                 return Deferred.EXPIRED
             stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
-            with self._lock:
-                trusted = (
-                    self._foreign_checked.get(block_id)
-                    if self._trusts_checked_files(verify)
-                    else None
-                )
             if stamp != trusted:
                 if not check_allowed and not self._checks_inline(status.st_size - HEADER_SIZE):
                     os.close(fd)
                     return Deferred.CHECK
                 check_fd(fd, Path(name), expected=block_id)
-                with self._lock:
-                    self._foreign_checked[block_id] = stamp
-                    while len(self._foreign_checked) > _FOREIGN_CHECKED_MAX:
-                        self._foreign_checked.popitem(last=False)
             payload = self._resident_payload(fd, status.st_size - HEADER_SIZE, verify)
-            if payload is not None:
-                with self._lock:
+            with self._lock:
+                self._saw_foreign_locked(block_id, stamp)
+                if payload is not None:
                     self._resident.put(block_id, stamp, payload)
-                    self._saw_foreign_locked(block_id, self._clock())
         except CorruptBlock as error:
             os.close(fd)
             _log.warning("corrupt block removed: %s", error)
@@ -603,19 +601,17 @@ class Tier:
         block_id: BlockId,
         name: str,
         resident: tuple[Stamp, bytes],
+        seen: float,
         written_after: float | None,
-    ) -> TierOpen | Deferred | None:
+    ) -> TierOpen | None:
         """As `_open_resident`, for another worker's block: served while its file still has the
-        stamp the bytes were read under, looked at (one `stat`) at most once per
-        `FOREIGN_RECHECK` seconds. None takes the ordinary path (which also accounts a vanished
-        file as a miss)."""
+        stamp the bytes were read under, looked at (one `stat`) when it was last `seen` at least
+        `FOREIGN_RECHECK` seconds ago. None takes the ordinary path (which also accounts a
+        vanished file as a miss)."""
         stamp, data = resident
-        if written_after is not None and stamp[1] < written_after * 1e9:
+        if _older_than(stamp, written_after):
             return None
-        now = self._clock()
-        with self._lock:
-            seen = self._foreign_seen.get(block_id)
-        if seen is None or now - seen >= FOREIGN_RECHECK:
+        if self._clock() - seen >= FOREIGN_RECHECK:
             try:
                 status = os.stat(name)
             except OSError:
@@ -623,16 +619,17 @@ class Tier:
             if (status.st_ino, status.st_mtime_ns, status.st_size) != stamp:
                 return None
             with self._lock:
-                self._saw_foreign_locked(block_id, now)
+                self._saw_foreign_locked(block_id, stamp)
         with self._lock:
             self._hits += 1
         return TierOpen(-1, len(data), 0, data)
 
-    def _saw_foreign_locked(self, block_id: BlockId, now: float) -> None:
-        self._foreign_seen.pop(block_id, None)
-        self._foreign_seen[block_id] = now
-        if len(self._foreign_seen) > _FOREIGN_CHECKED_MAX:
-            del self._foreign_seen[next(iter(self._foreign_seen))]
+    def _saw_foreign_locked(self, block_id: BlockId, stamp: Stamp) -> None:
+        """Another worker's block file is checked (or seen unchanged) with `stamp`, now."""
+        self._foreign_checked[block_id] = (stamp, self._clock())
+        self._foreign_checked.move_to_end(block_id)
+        while len(self._foreign_checked) > _FOREIGN_CHECKED_MAX:
+            self._foreign_checked.popitem(last=False)
 
     def has_file(self, block_id: BlockId, written_after: float | None = None) -> bool:
         """Whether a block file exists here (written after `written_after`, if given): a stat,
