@@ -27,13 +27,17 @@ logger = logging.getLogger("pcache.access")
 _MAX_PENDING = 256
 
 
-class _Fast:
-    """Formats `asctime levelname [worker=N ]name message` as logging's default layout does."""
+_ASCTIME, _MESSAGE = "%(asctime)s", "%(message)s"
 
-    def __init__(self, stream: TextIO, handler: logging.Handler, worker: int | None) -> None:
+
+class _Fast:
+    """Writes lines in the handler's own layout: `%(asctime)s<middle>%(message)s`, the middle
+    rendered once by logging itself (level, logger name, worker index...)."""
+
+    def __init__(self, stream: TextIO, handler: logging.Handler, middle: str) -> None:
         self.stream = stream
         self.handler = handler
-        self.middle = f" INFO {'' if worker is None else f'worker={worker} '}{logger.name} "
+        self.middle = middle
         self.pending: list[str] = []
         self.second = -1
         self.stamp = ""
@@ -80,17 +84,24 @@ class _Fast:
 _fast: _Fast | None = None
 
 
-def configure(worker: int | None = None) -> None:
-    """Take the fast path for the root handler `logging.basicConfig` just installed."""
+def configure() -> None:
+    """Take the fast path for the root handler `logging.basicConfig` just installed, if its
+    layout is `%(asctime)s ... %(message)s` (anything else keeps every line in `logging`)."""
     global _fast
+    configure_off()
     root = logging.getLogger()
     if len(root.handlers) != 1 or not isinstance(root.handlers[0], logging.StreamHandler):
-        _fast = None
         return
     handler = root.handlers[0]
-    _fast = _Fast(handler.stream, handler, worker)
+    fmt = getattr(handler.formatter, "_fmt", None) or ""
+    if not (fmt.startswith(_ASCTIME) and fmt.endswith(_MESSAGE) and fmt.count("%(") > 2):
+        return
+    sample = logging.LogRecord(logger.name, logging.INFO, "", 0, "", None, None)
+    middle = logging.Formatter(fmt[len(_ASCTIME) : -len(_MESSAGE)]).format(sample)
+    _fast = _Fast(handler.stream, handler, middle)
     # Any other record goes out after the access lines buffered before it: order is kept.
     handler.addFilter(_flush_first)
+    atexit.unregister(flush)
     atexit.register(flush)
 
 
@@ -110,8 +121,11 @@ def _flush_first(record: logging.LogRecord) -> bool:
 
 def write(message: str) -> None:
     """Log one access line at INFO on `pcache.access`."""
-    if not logger.isEnabledFor(logging.INFO):
-        return
+    if logger.isEnabledFor(logging.INFO):
+        _emit(message)
+
+
+def _emit(message: str) -> None:
     fast = _fast
     if fast is not None and fast.usable():
         fast.add(message)
@@ -133,7 +147,7 @@ def record(
     request's `time.perf_counter()`."""
     if logger.isEnabledFor(logging.INFO):
         latency = (time.perf_counter() - started) * 1000
-        write(
+        _emit(
             f"request_id={request_id} op={op} pbucket={pbucket} status={status} bytes={sent} "
             f"cache={cache} latency_ms={latency:.1f} remote={remote or '-'}"
         )

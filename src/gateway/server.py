@@ -433,7 +433,7 @@ def _logging(level: str, shard: Shard = SOLE) -> None:
         level=getattr(logging, level.upper(), logging.INFO), format=fmt, stream=sys.stderr
     )
     redact.install(fmt)
-    access_log.configure(shard.index if shard.count > 1 else None)
+    access_log.configure()
     # aiohttp's own access log would duplicate ours (and may carry presigned query strings).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if level.lower() != "debug":

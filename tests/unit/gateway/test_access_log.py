@@ -55,7 +55,11 @@ def test_lines_match_logging_layout_and_keep_order_with_other_records(
         assert stream.getvalue() == ""  # buffered until the loop pass ends ...
         logging.getLogger("pcache.s3").warning("between")  # ... or another record is written
         access_log.record("A3", "HeadObject", "pb", 404, 0, "-", time.perf_counter(), None)
-        await asyncio.sleep(0)
+        # Callbacks run in order: once this one has, the flush scheduled before it has too.
+        passed = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(passed.set_result, None)
+        await passed
+        assert "request_id=A3" in stream.getvalue()
 
     asyncio.run(requests())
     lines = stream.getvalue().splitlines()
@@ -72,12 +76,31 @@ def test_lines_match_logging_layout_and_keep_order_with_other_records(
     assert "request_id=A3" in lines[3]
 
 
-def test_worker_index_is_in_the_line(stream: io.StringIO) -> None:
+def test_the_handlers_own_layout_is_followed(stream: io.StringIO) -> None:
+    """A worker's layout names its index: the fast lines carry it as logging would."""
     _sole_handler()
-    access_log.configure(worker=1)
+    _OURS[0].setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s worker=1 %(name)s %(message)s")
+    )
+    access_log.configure()
     access_log.write("request_id=W")  # no running loop: written at once
-    match = LAYOUT.match(stream.getvalue().splitlines()[0])
-    assert match is not None and match.group(1) == "worker=1 "
+    logging.getLogger("pcache.access").warning("request_id=X")  # through logging itself
+    lines = stream.getvalue().splitlines()
+    fast, slow = LAYOUT.match(lines[0]), re.match(r"^\S+ \S+ WARNING (worker=1 )", lines[1])
+    assert fast is not None and fast.group(1) == "worker=1 " and fast["msg"] == "request_id=W"
+    assert slow is not None
+
+
+def test_a_layout_not_led_by_the_time_stays_with_logging(stream: io.StringIO) -> None:
+    _sole_handler()
+    _OURS[0].setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    access_log.configure()
+
+    async def one() -> None:
+        access_log.write("request_id=L")
+        assert stream.getvalue() == "INFO pcache.access request_id=L\n"  # not buffered
+
+    asyncio.run(one())
 
 
 def test_an_added_handler_gets_every_line_through_logging(stream: io.StringIO) -> None:
